@@ -1,0 +1,1084 @@
+"""Scenarios: what one simulation run is about, in a TOML file or the same structure in Python.
+
+A scenario names the Nova settings in force (``[nova]``), the size of the cloud (``[cloud]``),
+how heartbeats travel from nova-compute to the database (``[heartbeat]``), the faults injected
+(``[[faults]]``), an optional external monitor that forces hosts down (``[monitor]``), operator
+maintenance windows (``[[maintenance]]``) and how tenants poll (``[tenants]``).  Every key has a
+default, so an empty file is a valid scenario: twenty hosts running Nova's defaults for a day.
+``docs/scenario.md`` documents each key.
+
+Lifecycle::
+
+    TOML file / mapping / Scenario ──(dotted overrides on the raw dict)──▶ validate ──▶ Scenario
+    Scenario ──scenario_to_toml──▶ TOML text (the *effective* scenario, stored with every result)
+
+Configuration is validated **once, at the edge**: :func:`load_scenario` turns any input into a
+:class:`Scenario` or raises :class:`ScenarioError` listing *every* problem, one line each, naming
+the dotted key (``faults[1].kind``), the value given and what is allowed.  Code further in (the
+model, metrics, the API) can then trust its input instead of re-checking it, and a sweep of a
+thousand runs fails before the first run rather than in the middle.
+
+Two conventions run through the format:
+
+* **Durations** are seconds: a number, or a string with a unit (``"500ms"``, ``"90s"``,
+  ``"30m"``, ``"24h"``, ``"2d"``, ``"1.5h"``).  They are never negative, except the signed
+  ``faults[].offset`` of a clock skew.
+* **Distributions** (random durations) are a plain duration (a fixed value) or a table with a
+  ``dist`` key: ``{dist = "uniform", low = 0.1, high = 1.0}``.  They are sampled only through a
+  :class:`numpy.random.Generator` handed in by the caller; this module holds no random state.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+import os
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, time, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+import numpy as np
+import tomli_w
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "MAX_EVENTS",
+    "MAX_HOSTS",
+    "CloudConfig",
+    "Distribution",
+    "FaultConfig",
+    "FaultKind",
+    "HeartbeatConfig",
+    "MaintenanceConfig",
+    "MonitorConfig",
+    "NovaConfig",
+    "Scenario",
+    "ScenarioError",
+    "TenantsConfig",
+    "apply_overrides",
+    "load_scenario",
+    "parse_duration",
+    "parse_override",
+    "scenario_to_toml",
+]
+
+#: Largest cloud a scenario may describe (one process holds every host's state).
+MAX_HOSTS = 100_000
+#: About what one machine simulates in reasonable time and memory; see :attr:`Scenario.estimated_events`.
+MAX_EVENTS = 1e8
+
+FaultKind = Literal["host_crash", "compute_hang", "partition", "control_plane_stall", "clock_skew"]
+DetectableKind = Literal["host_crash", "compute_hang", "partition"]
+HostSelection = Union[Literal["all"], list[str], int]
+
+_FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
+_GLOBAL_KINDS = frozenset({"control_plane_stall"})
+_DIST_PARAMS: dict[str, tuple[str, ...]] = {
+    "fixed": ("value",),
+    "uniform": ("low", "high"),
+    "exponential": ("mean",),
+    "lognormal": ("median", "p99"),
+    "empirical": ("values",),
+}
+#: z such that P(N(0,1) <= z) = 0.99: a lognormal's sigma is ln(p99/median) / z.
+_Z99 = 2.3263478740408408
+#: Nova's own rule names besides ``os_compute_api:*`` (nova/policies/base.py).
+_BASE_POLICY_RULES = (
+    "admin_or_owner",
+    "admin_api",
+    "context_is_admin",
+    "default",
+    "project_reader_api",
+    "project_member_api",
+    "project_reader_or_admin",
+    "project_member_or_admin",
+    "system_admin_api",
+)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class ScenarioError(ValueError):
+    """Bad scenario input.
+
+    ``str(err)`` is the complete user-facing message: one line per problem, each
+    ``KEY: PROBLEM (got VALUE; allowed: ...)``, after a first line naming the file when the
+    scenario came from one.  :attr:`problems` holds the problem lines alone.
+    """
+
+    problems: list[str]
+    source: str | None
+
+    def __init__(self, problems: str | Iterable[str], source: str | None = None) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        self.source = source
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        lines = list(self.problems)
+        if self.source is not None:
+            n = len(lines)
+            lines.insert(0, f"{self.source}: invalid scenario ({n} problem{'s' * (n != 1)})")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self._message()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Sweeps send errors across processes; keep problems and source apart when pickled.
+        return (type(self), (self.problems, self.source))
+
+
+class _Problems(ValueError):
+    """Raised inside validators: problems keyed by a path *relative to* the failing location.
+
+    Pydantic reports a validator's error at the model or field being validated; a cross-field
+    check knows better which sub-key is wrong (``p99``, not the whole distribution), so it
+    passes that sub-path along and :func:`_scenario_error` joins the two.
+    """
+
+    def __init__(self, items: list[tuple[tuple[str | int, ...], str]]) -> None:
+        self.items = items
+        super().__init__("; ".join(f"{_key(p) or '.'}: {m}" for p, m in items))
+
+
+def _problem(text: str) -> _Problems:
+    return _Problems([((), text)])
+
+
+def _show(value: object) -> str:
+    """A value as the user wrote it, in TOML-ish spelling, cut short if long."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, float):
+        text = _fmt_num(value)
+    elif isinstance(value, (datetime, date, time)):
+        text = value.isoformat()
+    elif isinstance(value, str):
+        text = repr(value)
+    else:
+        text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _fmt_num(x: float) -> str:
+    """60.0 → '60', 0.25 → '0.25'."""
+    if isinstance(x, float) and x.is_integer() and abs(x) < 1e16:
+        return str(int(x))
+    return repr(x) if isinstance(x, float) else str(x)
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _key(path: Iterable[str | int]) -> str:
+    """('faults', 1, 'kind') → 'faults[1].kind'; odd keys are quoted as in TOML."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            text = part if _BARE_KEY.match(part) else '"' + part.replace('"', '\\"') + '"'
+            out += f".{text}" if out else text
+    return out
+
+
+# --------------------------------------------------------------------------- durations
+
+_DURATION = re.compile(
+    r"^\s*(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(?P<unit>ms|s|m|h|d)?\s*$"
+)
+_UNIT_SECONDS = {None: 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION_HELP = 'seconds as a number, or a number with a unit ms, s, m, h or d, e.g. "500ms", "90s", "1.5h"'
+
+
+def parse_duration(value: object, *, signed: bool = False) -> float:
+    """Seconds from a number or a string such as ``"500ms"``, ``"90s"``, ``"30m"``, ``"1.5h"``.
+
+    Scenario files are written by people, who think of a day as ``"24h"`` rather than 86400.
+    The arithmetic is decimal, so ``"0.1h"`` is exactly 360 s.  Negative values are refused
+    unless ``signed`` (a clock offset), since a negative delay or window has no meaning.
+
+    :raises ValueError: with a message saying what was given and what is allowed.
+    """
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, str)):
+        raise ValueError(f"not a duration (got {_show(value)}; allowed: {_DURATION_HELP})")
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if not match:
+            raise ValueError(f"not a duration (got {_show(value)}; allowed: {_DURATION_HELP})")
+        try:
+            number = Decimal(match["num"])
+        except InvalidOperation:  # pragma: no cover - the regex admits only valid numbers
+            raise ValueError(f"not a duration (got {_show(value)}; allowed: {_DURATION_HELP})") from None
+        unit = match["unit"]
+        seconds = float(number / 1000) if unit == "ms" else float(number * _UNIT_SECONDS[unit])
+    else:
+        seconds = float(value)
+    if not math.isfinite(seconds):
+        raise ValueError(f"duration must be finite (got {_show(value)}; allowed: {_DURATION_HELP})")
+    if seconds < 0 and not signed:
+        raise ValueError(f"negative duration (got {_show(value)}; allowed: a duration >= 0)")
+    return seconds + 0.0  # -0.0 → 0.0
+
+
+def _duration_ge0(value: object) -> float:
+    return parse_duration(value)
+
+
+def _duration_gt0(value: object) -> float:
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError(f"must be > 0 (got {_show(value)}; allowed: a duration > 0)")
+    return seconds
+
+
+def _duration_signed(value: object) -> float:
+    return parse_duration(value, signed=True)
+
+
+def _optional(fn: Any) -> Any:
+    return lambda v: None if v is None else fn(v)
+
+
+Duration = Annotated[float, BeforeValidator(_duration_ge0)]
+PositiveDuration = Annotated[float, BeforeValidator(_duration_gt0)]
+
+
+def _number(value: object, *, integer: bool = False) -> float | int:
+    """Refuse booleans and numeric strings: a TOML ``true`` or ``"20"`` where a number belongs is a mistake."""
+    # numbers.* rather than int/float so that numpy scalars from a sweep grid are accepted.
+    if integer:
+        if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+            if math.isfinite(value) and float(value).is_integer():
+                return int(value)
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise ValueError(f"expected a whole number (got {_show(value)})")
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"expected a number (got {_show(value)})")
+    if not math.isfinite(value):
+        raise ValueError(f"expected a finite number (got {_show(value)})")
+    return float(value)
+
+
+def _range_check(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
+                 hi_open: bool = False, integer: bool = False, note: str = "", optional: bool = False) -> Any:
+    """A check for a number in a range that states the range when it fails."""
+
+    def check(value: object, info: ValidationInfo) -> float | int | None:
+        if optional and value is None:
+            return None
+        x = _number(value, integer=integer)
+        too_low = lo is not None and (x <= lo if lo_open else x < lo)
+        too_high = hi is not None and (x >= hi if hi_open else x > hi)
+        if too_low or too_high:
+            name = info.field_name or "value"
+            if hi is None:
+                allowed = f"{name} {'>' if lo_open else '>='} {_fmt_num(lo)}"  # type: ignore[arg-type]
+            else:
+                allowed = f"{name} {'<' if hi_open else '<='} {_fmt_num(hi)}"
+                if lo is not None:
+                    allowed = f"{_fmt_num(lo)} {'<' if lo_open else '<='} {allowed}"
+            raise ValueError(f"out of range (got {_show(value)}; allowed: {allowed}"
+                             f"{'; ' + note if note else ''})")
+        return x
+
+    return check
+
+
+def _ranged(*args: Any, **kwargs: Any) -> BeforeValidator:
+    return BeforeValidator(_range_check(*args, **kwargs))
+
+
+def _bool(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false (got {_show(value)})")
+    return value
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string (got {_show(value)})")
+    return value
+
+
+Bool = Annotated[bool, BeforeValidator(_bool)]
+Text = Annotated[str, BeforeValidator(_text)]
+
+
+# --------------------------------------------------------------------------- models
+
+
+class _Model(BaseModel):
+    """Common settings: unknown keys are errors, and direct construction raises ScenarioError."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise _scenario_error(exc, type(self)) from None
+
+    # Tell pydantic this __init__ only wraps its own: nested tables are then validated directly
+    # (errors keep their full path) instead of through __init__ (which would re-wrap them).
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+
+class Distribution(_Model):
+    """A random duration: ``fixed``, ``uniform``, ``exponential``, ``lognormal`` or ``empirical``.
+
+    A plain number or duration string where a distribution is expected means ``fixed``.
+    ``lognormal`` is given by its median and 99th percentile, the two numbers people quote for
+    latencies, rather than by mu and sigma.
+    """
+
+    dist: Literal["fixed", "uniform", "exponential", "lognormal", "empirical"]
+    value: float | None = None
+    low: float | None = None
+    high: float | None = None
+    mean: float | None = None
+    median: float | None = None
+    p99: float | None = None
+    values: list[float] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _coerce(cls, data: Any) -> Any:
+        if isinstance(data, BaseModel):
+            return data
+        if isinstance(data, (numbers.Real, str)) and not isinstance(data, bool):
+            return {"dist": "fixed", "value": data}
+        if not isinstance(data, Mapping):
+            raise _problem(
+                f"expected a duration or a distribution table (got {_show(data)}; allowed: "
+                f'{_DURATION_HELP}, or a table such as {{dist = "uniform", low = 0.1, high = 1.0}})'
+            )
+        given = {k: v for k, v in data.items() if v is not None}
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        dist = given.get("dist")
+        kinds = ", ".join(_DIST_PARAMS)
+        if dist is None:
+            problems.append((("dist",), f"required key missing (allowed: {kinds})"))
+        elif not isinstance(dist, str) or dist not in _DIST_PARAMS:
+            problems.append((("dist",), f"unknown value {_show(dist)} (allowed: {kinds})"))
+        params = _DIST_PARAMS.get(dist, ()) if isinstance(dist, str) else ()
+        for k in given:
+            if k == "dist":
+                continue
+            if k not in cls.model_fields:
+                problems.append(((k,), f"unknown key (allowed keys in a distribution: "
+                                       f"{', '.join(cls.model_fields)})"))
+            elif params and k not in params:
+                problems.append(((k,), f"not used by dist = {dist!r} (got {_show(given[k])}; "
+                                       f"allowed keys for {dist}: {', '.join(params)})"))
+        for p in params:
+            if p not in given:
+                problems.append(((p,), f"required key missing for dist = {dist!r} "
+                                       f"(allowed keys for {dist}: {', '.join(params)})"))
+        if problems:
+            raise _Problems(problems)
+        return given
+
+    @field_validator("value", "low", "high", "mean", "median", "p99", mode="before")
+    @classmethod
+    def _durations(cls, v: Any) -> Any:
+        return None if v is None else parse_duration(v)
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _value_list(cls, v: Any) -> Any:
+        if v is None:
+            return None
+        if not isinstance(v, (list, tuple)):
+            raise _problem(f"expected a list of durations (got {_show(v)})")
+        problems, out = [], []
+        for i, item in enumerate(v):
+            try:
+                out.append(parse_duration(item))
+            except ValueError as exc:
+                problems.append(((i,), str(exc)))
+        if problems:
+            raise _Problems(problems)
+        return out
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Distribution:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        if self.dist == "uniform" and self.high < self.low:  # type: ignore[operator]
+            problems.append((("high",), f"{_fmt_num(self.high)} is below low {_fmt_num(self.low)} "
+                                        "(high must be >= low)"))
+        if self.dist == "exponential" and self.mean <= 0:  # type: ignore[operator]
+            problems.append((("mean",), f"must be > 0 (got {_fmt_num(self.mean)})"))
+        if self.dist == "lognormal":
+            if self.median <= 0:  # type: ignore[operator]
+                problems.append((("median",), f"must be > 0 (got {_fmt_num(self.median)})"))
+            elif self.p99 < self.median:  # type: ignore[operator]
+                problems.append((("p99",), f"{_fmt_num(self.p99)} is below median "
+                                           f"{_fmt_num(self.median)} (p99 must be >= median)"))
+        if self.dist == "empirical" and not self.values:
+            problems.append((("values",), "empty list (allowed: a non-empty list of durations)"))
+        if problems:
+            raise _Problems(problems)
+        return self
+
+    @property
+    def sigma(self) -> float:
+        """Lognormal shape parameter (0 for the other kinds)."""
+        if self.dist != "lognormal":
+            return 0.0
+        return (math.log(self.p99) - math.log(self.median)) / _Z99  # type: ignore[arg-type]
+
+    def sample(self, rng: np.random.Generator, size: int | None = None) -> float | np.ndarray:
+        """Draw from ``rng`` (a float, or a float64 array of ``size``); ``fixed`` draws nothing.
+
+        Not drawing for ``fixed`` keeps the caller's stream unchanged when a value is made
+        deterministic, so the other random quantities of a run stay the same.
+        """
+        d = self.dist
+        if d == "fixed" or (d == "lognormal" and self.sigma == 0.0):
+            v = self.value if d == "fixed" else self.median
+            return float(v) if size is None else np.full(size, v, dtype=np.float64)  # type: ignore[arg-type]
+        if d == "uniform":
+            out = rng.uniform(self.low, self.high, size)  # type: ignore[arg-type]
+        elif d == "exponential":
+            out = rng.exponential(self.mean, size)  # type: ignore[arg-type]
+        elif d == "lognormal":
+            out = rng.lognormal(math.log(self.median), self.sigma, size)  # type: ignore[arg-type]
+        else:
+            out = rng.choice(np.asarray(self.values, dtype=np.float64), size)
+        return float(out) if size is None else np.asarray(out, dtype=np.float64)
+
+    def mean_value(self) -> float:
+        """The analytic mean (what long runs average to)."""
+        d = self.dist
+        if d == "fixed":
+            return float(self.value)  # type: ignore[arg-type]
+        if d == "uniform":
+            return (self.low + self.high) / 2  # type: ignore[operator]
+        if d == "exponential":
+            return float(self.mean)  # type: ignore[arg-type]
+        if d == "lognormal":
+            return self.median * math.exp(self.sigma**2 / 2)  # type: ignore[operator]
+        return float(np.mean(self.values))
+
+    def upper_bound(self) -> float:
+        """The largest value ``sample`` can return (``inf`` for unbounded tails)."""
+        d = self.dist
+        if d == "fixed":
+            return float(self.value)  # type: ignore[arg-type]
+        if d == "uniform":
+            return float(self.high)  # type: ignore[arg-type]
+        if d == "exponential":
+            return math.inf
+        if d == "lognormal":
+            return float(self.median) if self.sigma == 0.0 else math.inf  # type: ignore[arg-type]
+        return float(max(self.values))  # type: ignore[arg-type]
+
+    def to_toml(self) -> float | dict[str, Any]:
+        """The TOML spelling: a bare number for ``fixed``, else a table with ``dist`` and its parameters."""
+        if self.dist == "fixed":
+            return _toml_num(self.value)  # type: ignore[arg-type]
+        table: dict[str, Any] = {"dist": self.dist}
+        for p in _DIST_PARAMS[self.dist]:
+            v = getattr(self, p)
+            table[p] = [_toml_num(x) for x in v] if isinstance(v, list) else _toml_num(v)
+        return table
+
+
+_HOSTS_HELP = 'allowed: "all", a list of host names, or a number of hosts picked at random'
+
+
+def _hosts_selection(value: Any) -> Any:
+    """``"all"``, a non-empty list of distinct host names, or a count >= 1."""
+    allowed = _HOSTS_HELP
+    if value == "all":
+        return value
+    if isinstance(value, bool):
+        raise ValueError(f"expected a host selection (got {_show(value)}; {allowed})")
+    if isinstance(value, numbers.Integral):
+        if value < 1:
+            raise ValueError(f"host count must be >= 1 (got {value}; {allowed})")
+        return int(value)
+    if isinstance(value, (list, tuple)):
+        if not value:
+            raise ValueError(f"empty host list ({allowed})")
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        seen: set[str] = set()
+        for i, name in enumerate(value):
+            if not isinstance(name, str):
+                problems.append(((i,), f"expected a host name string (got {_show(name)})"))
+            elif name in seen:
+                problems.append(((i,), f"host {name!r} listed twice"))
+            else:
+                seen.add(name)
+        if problems:
+            raise _Problems(problems)
+        return list(value)
+    raise ValueError(f"expected a host selection (got {_show(value)}; {allowed})")
+
+
+Hosts = Annotated[HostSelection, BeforeValidator(_hosts_selection)]
+
+
+class NovaConfig(_Model):
+    """The Nova options that decide ``host_status`` (defaults are Nova's)."""
+
+    report_interval: Annotated[float, BeforeValidator(_duration_gt0)] = 10.0
+    service_down_time: Annotated[float, BeforeValidator(_duration_gt0)] = 60.0
+    servicegroup_driver: Literal["db", "mc"] = "db"
+    host_status_precedence: Literal["nova", "api-ref"] = "nova"
+    policy: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("policy", mode="before")
+    @classmethod
+    def _policy(cls, v: Any) -> Any:
+        if not isinstance(v, Mapping):
+            raise ValueError(f"expected a table of rule name = check string (got {_show(v)})")
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for name, check in v.items():
+            if not isinstance(name, str) or not name:
+                problems.append(((str(name),), "empty rule name"))
+                continue
+            if not (name.startswith("os_compute_api:") or name in _BASE_POLICY_RULES):
+                problems.append(((name,), "unknown rule name (allowed: os_compute_api:... or one of "
+                                          f"{', '.join(_BASE_POLICY_RULES)})"))
+            if not isinstance(check, str) or not check.strip():
+                problems.append(((name,), f"expected a non-empty check string in oslo.policy syntax, "
+                                          f'e.g. "rule:admin_api" (got {_show(check)})'))
+        if problems:
+            raise _Problems(problems)
+        return dict(v)
+
+
+class CloudConfig(_Model):
+    """How many hosts, projects and servers the simulated cloud has."""
+
+    hosts: Annotated[int, _ranged(1, MAX_HOSTS, integer=True,
+                                  note=f"the limit is {MAX_HOSTS} hosts per scenario")] = 20
+    projects: Annotated[int, _ranged(1, integer=True)] = 4
+    servers_per_host: Annotated[int, _ranged(0, integer=True)] = 4
+
+
+class HeartbeatConfig(_Model):
+    """How nova-compute's reports travel to the database: start, jitter, delay and loss."""
+
+    first_report_delay: Duration = 5.0
+    jitter: Duration = 0.0
+    delay: Distribution = Field(
+        default_factory=lambda: Distribution(dist="lognormal", median=0.02, p99=0.2)
+    )
+    loss: Annotated[float, _ranged(0, 1, hi_open=True)] = 0.0
+    warm_start: Bool = True
+
+
+class FaultConfig(_Model):
+    """One kind of fault: where, when (one instant or a rate) and for how long."""
+
+    kind: FaultKind
+    hosts: Hosts = "all"
+    rate_per_host_day: Annotated[float | None, _ranged(0, lo_open=True, optional=True)] = None
+    rate_per_day: Annotated[float | None, _ranged(0, lo_open=True, optional=True)] = None
+    at: Annotated[float | None, BeforeValidator(_optional(_duration_ge0))] = None
+    duration: Distribution | None = None
+    offset: Annotated[float | None, BeforeValidator(_optional(_duration_signed))] = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FaultConfig:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        arrivals = ("rate_per_host_day", "rate_per_day", "at")
+        given = [a for a in arrivals if getattr(self, a) is not None]
+        if not given:
+            problems.append(((), f"no arrival given for {self.kind} (allowed: exactly one of "
+                                 "rate_per_host_day, rate_per_day, at)"))
+        for extra in given[1:]:
+            problems.append(((extra,), f"given together with {given[0]} (got {_show(getattr(self, extra))}; "
+                                       "allowed: exactly one of rate_per_host_day, rate_per_day, at)"))
+        if self.kind in _GLOBAL_KINDS:
+            if self.hosts != "all":
+                problems.append((("hosts",), f"{self.kind} is global (got {_show(self.hosts)}; "
+                                             'allowed: "all")'))
+            if self.rate_per_host_day is not None:
+                problems.append((("rate_per_host_day",), f"not allowed for {self.kind}, which is "
+                                 f"global (got {_show(self.rate_per_host_day)}; allowed: rate_per_day or at)"))
+        if self.kind == "clock_skew" and self.offset is None:
+            problems.append((("offset",), 'required for clock_skew (allowed: a signed duration '
+                                          'such as 90 or "-2m")'))
+        if self.kind != "clock_skew" and self.offset is not None:
+            problems.append((("offset",), f"only clock_skew takes an offset (got {_show(self.offset)} "
+                                          f"for {self.kind})"))
+        if problems:
+            raise _Problems(problems)
+        return self
+
+
+class MonitorConfig(_Model):
+    """An external failure detector (OPNFV Doctor, Masakari) that marks hosts down through os-services."""
+
+    enabled: Bool = False
+    detects: list[DetectableKind] = Field(default_factory=lambda: ["host_crash", "partition"])
+    detection_delay: Distribution = Field(
+        default_factory=lambda: Distribution(dist="uniform", low=0.1, high=1.0)
+    )
+    action: Literal["force_down", "disable"] = "force_down"
+    action_latency: Distribution = Field(default_factory=lambda: Distribution(dist="fixed", value=0.05))
+    undo_on_recovery: Bool = True
+
+    @field_validator("detects", mode="after")
+    @classmethod
+    def _distinct(cls, v: list[str]) -> list[str]:
+        dup = [(i, k) for i, k in enumerate(v) if k in v[:i]]
+        if dup:
+            raise _Problems([((i,), f"{k!r} listed twice") for i, k in dup])
+        return v
+
+
+class MaintenanceConfig(_Model):
+    """An operator window: ``os-services disable`` at ``at``, enable again after ``duration``."""
+
+    hosts: Hosts
+    at: Duration
+    duration: Annotated[float | None, BeforeValidator(_optional(_duration_gt0))] = None
+    reason: Text = "maintenance"
+
+
+class TenantsConfig(_Model):
+    """How tenants look at their servers: poll interval, and whether each poll is simulated."""
+
+    poll_interval: PositiveDuration = 5.0
+    mode: Literal["schedule", "poll"] = "schedule"
+
+
+def _start(value: Any) -> datetime:
+    """Any TOML date-time or ISO string; naive values are UTC, as Nova's timestamps are."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"not a date-time (got {_show(value)}; allowed: a TOML date-time or "
+                             "ISO 8601 string such as 2026-01-01T00:00:00Z)") from None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+    raise ValueError(f"not a date-time (got {_show(value)}; allowed: a TOML date-time such as "
+                     "2026-01-01T00:00:00Z)")
+
+
+class Scenario(_Model):
+    """A complete, validated scenario; see ``docs/scenario.md`` for every key."""
+
+    name: Text = "unnamed"
+    seed: Annotated[int, _ranged(0, integer=True)] = 1
+    duration: PositiveDuration = 86400.0
+    start: Annotated[datetime, BeforeValidator(_start)] = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    nova: NovaConfig = Field(default_factory=NovaConfig)
+    cloud: CloudConfig = Field(default_factory=CloudConfig)
+    heartbeat: HeartbeatConfig = Field(default_factory=HeartbeatConfig)
+    faults: list[FaultConfig] = Field(default_factory=list)
+    monitor: MonitorConfig = Field(default_factory=MonitorConfig)
+    maintenance: list[MaintenanceConfig] = Field(default_factory=list)
+    tenants: TenantsConfig = Field(default_factory=TenantsConfig)
+
+    @property
+    def host_names(self) -> list[str]:
+        """``compute-000`` … , zero-padded so that names sort in host order."""
+        n = self.cloud.hosts
+        width = max(3, len(str(n - 1)))
+        return [f"compute-{i:0{width}d}" for i in range(n)]
+
+    @property
+    def project_names(self) -> list[str]:
+        """``tenant-0`` … one per project."""
+        return [f"tenant-{i}" for i in range(self.cloud.projects)]
+
+    @property
+    def estimated_events(self) -> float:
+        """Rough event count: heartbeat reports, plus every tenant poll when polls are simulated."""
+        hosts, duration = self.cloud.hosts, self.duration
+        events = hosts * duration / self.nova.report_interval
+        if self.tenants.mode == "poll":
+            events += hosts * self.cloud.servers_per_host * duration / self.tenants.poll_interval
+        return events
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Scenario:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        n = self.cloud.hosts
+        width = max(3, len(str(n - 1)))
+        first, last = f"compute-{0:0{width}d}", f"compute-{n - 1:0{width}d}"
+        for section, entries in (("faults", self.faults), ("maintenance", self.maintenance)):
+            for i, entry in enumerate(entries):
+                hosts = entry.hosts
+                if isinstance(hosts, int) and hosts > n:
+                    problems.append(((section, i, "hosts"), f"{hosts} hosts asked for, the cloud has "
+                                     f"{n} (allowed: 1 <= count <= cloud.hosts = {n})"))
+                elif isinstance(hosts, list):
+                    unknown = [h for h in hosts if not _is_host_name(h, n, width)]
+                    if unknown:
+                        names = ", ".join(repr(h) for h in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+                        problems.append(((section, i, "hosts"),
+                                         f"unknown host{'s' * (len(unknown) > 1)} {names} "
+                                         f"(allowed: {first} … {last}, from cloud.hosts = {n})"))
+                if entry.at is not None and entry.at >= self.duration:
+                    problems.append(((section, i, "at"), f"{_fmt_num(entry.at)} s is not before the end "
+                                     f"of the run (allowed: 0 <= at < duration = {_fmt_num(self.duration)} s)"))
+        half = self.nova.report_interval / 2
+        if self.heartbeat.jitter >= half:
+            problems.append((("heartbeat", "jitter"), f"{_fmt_num(self.heartbeat.jitter)} s is too large "
+                             f"(allowed: 0 <= jitter < nova.report_interval / 2 = {_fmt_num(half)} s)"))
+        events = self.estimated_events
+        if events > MAX_EVENTS:
+            beats = n * self.duration / self.nova.report_interval
+            detail = (f"{beats:.2g} heartbeat reports = cloud.hosts {n} × duration "
+                      f"{_fmt_num(self.duration)} s / nova.report_interval {_fmt_num(self.nova.report_interval)} s")
+            if self.tenants.mode == "poll":
+                detail += f", + {events - beats:.2g} tenant polls"
+            problems.append(((), f"too large to simulate: about {events:.2g} events ({detail}); the limit "
+                                 "is about 10^8 events on one machine (allowed: reduce cloud.hosts or "
+                                 "duration, raise nova.report_interval, or with tenants.mode = \"poll\" "
+                                 "raise tenants.poll_interval or use mode = \"schedule\")"))
+        if problems:
+            raise _Problems(problems)
+        return self
+
+
+def _is_host_name(name: str, n: int, width: int) -> bool:
+    m = re.fullmatch(r"compute-(\d+)", name)
+    return bool(m) and len(m[1]) == width and int(m[1]) < n
+
+
+# --------------------------------------------------------------------------- error translation
+
+
+def _find(annotation: Any, want: Any) -> Any:
+    """First model class (``want`` = BaseModel) or Literal (``want`` = Literal) inside an annotation."""
+    if want is BaseModel and isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if want is Literal and get_origin(annotation) is Literal:
+        return annotation
+    for arg in get_args(annotation):
+        found = _find(arg, want)
+        if found is not None:
+            return found
+    return None
+
+
+def _annotation_at(root: type[BaseModel], path: tuple[str | int, ...]) -> Any:
+    """The annotation of the field named by the last key of ``path`` (None if there is none)."""
+    model: type[BaseModel] | None = root
+    annotation: Any = None
+    for part in path:
+        if isinstance(part, int):
+            continue
+        if model is None or part not in model.model_fields:
+            return None
+        annotation = model.model_fields[part].annotation
+        model = _find(annotation, BaseModel)
+    return annotation
+
+
+def _model_at(root: type[BaseModel], path: tuple[str | int, ...]) -> type[BaseModel] | None:
+    """The model class a table at ``path`` is validated with."""
+    model: type[BaseModel] | None = root
+    for part in path:
+        if isinstance(part, int):
+            continue
+        if model is None or part not in model.model_fields:
+            return None
+        model = _find(model.model_fields[part].annotation, BaseModel)
+    return model
+
+
+def _section_name(root: type[BaseModel], path: tuple[str | int, ...]) -> str:
+    if _model_at(root, path) is Distribution:
+        return "a distribution"
+    if not path:
+        return "the top level" if root is Scenario else root.__name__
+    if isinstance(path[-1], int):
+        return f"[[{_key(path[:-1])}]]"
+    return f"[{_key(path)}]"
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> tuple[str | int, ...]:
+    """Drop pydantic's internal union/validator tags from an error location."""
+    return tuple(p for p in loc if isinstance(p, int) or not re.search(r"[\[\(]|^function-", p))
+
+
+_TYPE_TEXT = {
+    "int_type": "expected a whole number", "int_parsing": "expected a whole number",
+    "int_from_float": "expected a whole number", "float_type": "expected a number",
+    "float_parsing": "expected a number", "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false", "string_type": "expected a string",
+    "list_type": "expected a list", "dict_type": "expected a table",
+    "model_type": "expected a table", "model_attributes_type": "expected a table",
+    "datetime_type": "expected a date-time", "datetime_parsing": "expected a date-time",
+}
+
+
+def _scenario_error(exc: ValidationError, root: type[BaseModel] = None, source: str | None = None) -> ScenarioError:  # type: ignore[assignment]
+    """Rewrite pydantic's errors as one ``KEY: PROBLEM (got ...; allowed: ...)`` line each."""
+    root = root or Scenario
+    lines: list[str] = []
+    for err in exc.errors(include_url=False):
+        loc = _clean_loc(err["loc"])
+        kind, value = err["type"], err.get("input")
+        ctx = err.get("ctx") or {}
+        if kind == "value_error" and isinstance(ctx.get("error"), _Problems):
+            for sub, text in ctx["error"].items:
+                lines.append(f"{_key(loc + sub) or 'scenario'}: {text}")
+            continue
+        key = _key(loc) or "scenario"
+        if kind == "value_error":
+            text = str(ctx.get("error", err["msg"]))
+        elif kind == "extra_forbidden":
+            model = _model_at(root, loc[:-1])
+            allowed = ", ".join(model.model_fields) if model is not None else "none"
+            where = _section_name(root, loc[:-1])
+            where = "at the top level" if where == "the top level" else f"in {where}"
+            text = f"unknown key (allowed keys {where}: {allowed})"
+        elif kind == "missing":
+            text = "required key missing"
+            ann = _annotation_at(root, loc)
+            if get_origin(ann) is Literal:
+                text += f" (allowed: {', '.join(map(str, get_args(ann)))})"
+            elif loc and loc[-1] == "hosts":
+                text += f" ({_HOSTS_HELP})"
+        elif kind == "literal_error":
+            lit = _find(_annotation_at(root, loc), Literal)
+            allowed = ", ".join(map(str, get_args(lit))) if lit is not None else ctx.get("expected", "")
+            text = f"unknown value {_show(value)} (allowed: {allowed})"
+        elif kind in _TYPE_TEXT:
+            text = f"{_TYPE_TEXT[kind]} (got {_show(value)})"
+        else:
+            text = f"{err['msg']} (got {_show(value)})"
+        lines.append(f"{key}: {text}")
+    return ScenarioError(lines, source)
+
+
+# --------------------------------------------------------------------------- overrides
+
+
+_SEGMENT = re.compile(r"^(?P<name>[^\[\]]*)(?P<idx>(?:\[\d+\])*)$")
+
+
+def _split_key(key: str) -> list[str | int]:
+    """``faults.0.at`` or ``faults[0].at`` → ['faults', 0, 'at']."""
+    if not isinstance(key, str) or not key.strip():
+        raise ScenarioError([f"{_show(key)}: empty override key (allowed: a dotted key such as "
+                             "nova.service_down_time)"])
+    parts: list[str | int] = []
+    for segment in key.strip().split("."):
+        m = _SEGMENT.match(segment)
+        if not m or (not m["name"] and not m["idx"]):
+            raise ScenarioError([f"{key}: malformed override key (allowed: a dotted key such as "
+                                 "nova.service_down_time or faults.0.rate_per_host_day)"])
+        name = m["name"]
+        if name:
+            parts.append(int(name) if name.isdigit() else name)
+        parts.extend(int(i) for i in re.findall(r"\[(\d+)\]", m["idx"]))
+    if isinstance(parts[0], int):
+        raise ScenarioError([f"{key}: an override key starts with a name (allowed: a dotted key such "
+                             "as nova.service_down_time)"])
+    return parts
+
+
+def _plain(value: Any) -> Any:
+    """A deep copy with mappings as dicts and sequences as lists, so overrides never touch the caller's data."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, BaseModel):
+        return copy.deepcopy(value)
+    return value
+
+
+def apply_overrides(data: dict, overrides: Mapping[str, object]) -> dict:
+    """Return a copy of raw scenario ``data`` with dotted-key ``overrides`` set.
+
+    Overrides act on the raw structure, before validation, so an overridden value is checked
+    exactly like one written in the file.  Missing tables along the path are created (an
+    unknown name is then reported by validation); list entries are addressed by index
+    (``faults.0.at``); an index past the end is an error naming the key.
+    """
+    out = _plain(data)
+    for key, value in overrides.items():
+        path = _split_key(key)
+        node: Any = out
+        for depth, part in enumerate(path[:-1]):
+            here = _key(path[: depth + 1])
+            nxt = path[depth + 1]
+            if isinstance(node, dict):
+                if isinstance(part, int):
+                    raise ScenarioError([f"{key}: {_key(path[:depth]) or 'scenario'} is a table, "
+                                         f"not a list (got index {part})"])
+                if part not in node or node[part] is None:
+                    node[part] = [] if isinstance(nxt, int) else {}
+                node = node[part]
+            elif isinstance(node, list):
+                node = _list_item(node, part, key, path[:depth])
+            else:
+                raise ScenarioError([f"{key}: {_key(path[:depth])} is {_show(node)}, not a table"])
+            if not isinstance(node, (dict, list)):
+                raise ScenarioError([f"{key}: {here} is {_show(node)}, not a table, so "
+                                     f"{_key(path)} cannot be set"])
+        last = path[-1]
+        if isinstance(node, list):
+            _list_item(node, last, key, path[:-1])
+            node[last] = _plain(value)  # type: ignore[index]
+        elif isinstance(last, int):
+            raise ScenarioError([f"{key}: {_key(path[:-1])} is a table, not a list (got index {last})"])
+        else:
+            node[last] = _plain(value)
+    return out
+
+
+def _list_item(node: list, part: str | int, key: str, prefix: list[str | int]) -> Any:
+    where = _key(prefix)
+    if not isinstance(part, int):
+        raise ScenarioError([f"{key}: {where} is a list (allowed: an index such as {where}.0)"])
+    if part >= len(node):
+        n = len(node)
+        raise ScenarioError([f"{_key(prefix + [part])}: index {part} out of range ({where} has {n} "
+                             f"entr{'y' if n == 1 else 'ies'}; override key {key!r})"])
+    return node[part]
+
+
+def parse_override(text: str) -> tuple[str, object]:
+    """``"nova.service_down_time=30"`` → ``("nova.service_down_time", 30)``.
+
+    The value is read as a TOML value (numbers, booleans, strings, arrays, inline tables,
+    date-times), so ``--set`` means what the same text would mean in the file; anything that is
+    not TOML is kept as a bare string, which lets ``--set duration=2h`` work without quotes.
+    """
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ScenarioError([f"{_show(text)}: an override is KEY=VALUE (e.g. nova.service_down_time=30)"])
+    key, raw = key.strip(), raw.strip()
+    _split_key(key)
+    try:
+        doc = tomllib.loads(f"v = {raw}")
+        value = doc["v"] if len(doc) == 1 else raw
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key, value
+
+
+def _as_mapping(overrides: Mapping[str, object] | Iterable[str] | None) -> dict[str, object]:
+    if overrides is None:
+        return {}
+    if isinstance(overrides, Mapping):
+        return dict(overrides)
+    if isinstance(overrides, str):
+        overrides = [overrides]
+    return dict(parse_override(item) for item in overrides)
+
+
+# --------------------------------------------------------------------------- load and dump
+
+
+def load_scenario(
+    source: str | os.PathLike[str] | Mapping[str, Any] | Scenario,
+    overrides: Mapping[str, object] | Iterable[str] | None = None,
+) -> Scenario:
+    """The validated :class:`Scenario` from a TOML path, a mapping or a Scenario, with overrides.
+
+    :param overrides: dotted key → value, or ``"KEY=VALUE"`` strings as given to ``--set``.
+    :raises ScenarioError: listing every problem found (the file is named in the first line).
+    """
+    changes = _as_mapping(overrides)
+    label: str | None = None
+    if isinstance(source, Scenario):
+        if not changes:
+            return source
+        data: Any = _to_data(source)
+    elif isinstance(source, Mapping):
+        data = source
+    elif isinstance(source, (str, os.PathLike)):
+        label = os.fspath(source)
+        data = _read_toml(label)
+    else:
+        raise ScenarioError([f"scenario: expected a TOML file path, a mapping or a Scenario "
+                             f"(got {type(source).__name__})"])
+    data = apply_overrides(data, changes) if changes else data
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise _scenario_error(exc, Scenario, label) from None
+
+
+def _read_toml(path: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise ScenarioError([f"{path}: scenario file not found"]) from None
+    except IsADirectoryError:
+        raise ScenarioError([f"{path}: is a directory, not a scenario file"]) from None
+    except OSError as exc:
+        raise ScenarioError([f"{path}: cannot read scenario file ({exc.strerror or exc})"]) from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ScenarioError([f"{path}: not UTF-8 text (byte {exc.start}); TOML files are UTF-8"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError([f"{path}: TOML syntax error: {exc}"]) from None
+
+
+def _toml_num(x: float) -> float | int:
+    """Whole seconds print as ``60`` rather than ``60.0``; loading gives the same float back."""
+    if isinstance(x, float) and x.is_integer() and abs(x) < 2**53:
+        return int(x)
+    return x
+
+
+def _to_data(model: BaseModel) -> dict[str, Any]:
+    """A model as the raw TOML structure: durations in seconds, distributions in TOML form, no Nones."""
+    out: dict[str, Any] = {}
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if value is None:
+            continue
+        out[name] = _to_value(value)
+    return out
+
+
+def _to_value(value: Any) -> Any:
+    if isinstance(value, Distribution):
+        return value.to_toml()
+    if isinstance(value, BaseModel):
+        return _to_data(value)
+    if isinstance(value, list):
+        return [_to_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _to_value(v) for k, v in value.items()}
+    if isinstance(value, float):
+        return _toml_num(value)
+    return value
+
+
+def scenario_to_toml(scenario: Scenario) -> str:
+    """The effective scenario as TOML, every default spelled out; loading it gives ``scenario`` back.
+
+    Stored with every result so that a run can be repeated and its settings read without
+    knowing the defaults of the version that produced it.
+    """
+    return tomli_w.dumps(_to_data(scenario))
