@@ -1,0 +1,343 @@
+"""nova-compute heartbeats: one report per ``report_interval`` tick, written when it lands.
+
+Nova's db servicegroup driver sends a report on a fixed timer (first after
+``first_report_delay``); the conductor writes ``last_seen_up`` when the report reaches the
+database, and only if its ``report_count`` is newer than the stored one.  Between two
+writes nothing observable happens, so instead of one SimPy event per report, a
+:class:`HeartbeatStream` *plans* the writes of a host in vectorised chunks and answers
+"what was written last, as of now" on demand.  Anything that changes the fate of reports
+(a crash stops the timer, a partition drops arrivals, a stall queues them, a skewed
+conductor clock changes the stamp) calls :meth:`HeartbeatStream.replan`, which keeps what
+was already written and re-plans only from that instant.  Simulation cost therefore follows
+the faults and status changes, not the number of heartbeats (see ``docs/design-notes.md``).
+
+Each report ``k`` owns its random draws (delay, loss, jitter) whatever the chunking, so the
+plan is a pure function of the host's stream, the timer segments and the fault windows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from .conditions import Window, in_windows
+from .streams import quantize
+
+__all__ = ["HeartbeatStream", "ReportFate"]
+
+ReportFate = Literal["written", "lost", "partitioned", "stalled", "skewed"]
+_WRITTEN, _LOST, _PARTITIONED, _STALLED, _SKEWED = range(5)
+_FATES: tuple[ReportFate, ...] = ("written", "lost", "partitioned", "stalled", "skewed")
+_INF = float("inf")
+
+
+@dataclass(slots=True)
+class _Segment:
+    """A run of the report timer: tick ``j`` at ``origin + j·Δ`` sends report ``k0 + j``."""
+
+    origin: float
+    k0: int
+    stop_at: float = _INF  # no tick is sent at or after this instant
+
+
+class HeartbeatStream:
+    """The reports of one nova-compute service, planned lazily.
+
+    :param report_interval: Δ, seconds between timer ticks.
+    :param first_report_delay: delay of the first tick after (re)start.
+    :param jitter: each tick moves by ``uniform(-jitter, +jitter)`` (kept below Δ/2).
+    :param delay: a sampler ``(rng, size) -> array`` of send → database latencies.
+    :param loss: probability that a report never lands.
+    :param rng: this host's generator (see :func:`~simstatus.model.streams.stream`).
+    :param stalls: the control-plane stall windows, shared by every host.
+    :param phase: ``None`` for a cold start (created at 0, first tick after
+        ``first_report_delay``), else the first tick's offset in ``[0, Δ)`` of a service that
+        has been reporting for a while (its previous report landed at ``phase − Δ``).
+    :param horizon: the end of the run; nothing is planned beyond it.
+    """
+
+    CHUNK = 512
+
+    def __init__(
+        self,
+        *,
+        report_interval: float,
+        first_report_delay: float,
+        jitter: float,
+        delay,
+        loss: float,
+        rng: np.random.Generator,
+        stalls: list[Window],
+        phase: float | None,
+        horizon: float,
+    ) -> None:
+        self.report_interval = float(report_interval)
+        self.first_report_delay = float(first_report_delay)
+        self.jitter = float(jitter)
+        self._delay = delay
+        self.loss = float(loss)
+        self._rng = rng
+        self.stalls = stalls
+        self.partitions: list[Window] = []
+        self.skews: list[Window] = []
+        self.horizon = float(horizon)
+        # per-report draws, indexed by report count from _draw_base
+        self._draw_base = 0
+        self._delays = np.empty(0)
+        self._lost = np.empty(0, dtype=bool)
+        self._jitters = np.empty(0)
+        # the timer
+        if phase is None:
+            self._segments = [_Segment(quantize(self.first_report_delay), 0)]
+            base: tuple[float, float, int] | None = None
+        else:
+            origin = quantize(phase)
+            self._segments = [_Segment(origin, 0)]
+            base = (origin - self.report_interval, origin - self.report_interval, -1)
+        # committed state: the newest write at or before _planned_from
+        self._base = base
+        self._planned_from = 0.0
+        # the plan: writes in (_planned_from, _planned_until], sorted, counts increasing
+        self._w = np.empty(0)
+        self._stamp = np.empty(0)
+        self._count = np.empty(0, dtype=np.int64)
+        self._planned_until = 0.0
+        # reports generated but not yet written by _planned_until (count, w, stamp)
+        self._pend_count = np.empty(0, dtype=np.int64)
+        self._pend_w = np.empty(0)
+        self._pend_stamp = np.empty(0)
+        self._next_k = 0  # first report count not yet generated
+
+    # -- draws ---------------------------------------------------------------------------
+    def _draws(self, k_lo: int, k_hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Delay, lost flag and jitter of reports ``k_lo … k_hi-1`` (drawn once each)."""
+        need = k_hi - self._draw_base
+        while self._delays.size < need:
+            n = self.CHUNK
+            delays = np.maximum(quantize(np.asarray(self._delay(self._rng, n), dtype=float)), 0.0)
+            lost = self._rng.random(n) < self.loss if self.loss > 0 else np.zeros(n, dtype=bool)
+            if self.jitter > 0:
+                jit = quantize(self._rng.uniform(-self.jitter, self.jitter, n))
+            else:
+                jit = np.zeros(n)
+            self._delays = np.concatenate([self._delays, delays])
+            self._lost = np.concatenate([self._lost, lost])
+            self._jitters = np.concatenate([self._jitters, jit])
+        lo, hi = k_lo - self._draw_base, k_hi - self._draw_base
+        return self._delays[lo:hi], self._lost[lo:hi], self._jitters[lo:hi]
+
+    def _sends(self, k_lo: int, k_hi: int) -> np.ndarray:
+        """Send instants of reports ``k_lo … k_hi-1`` (inf for a tick cut by a stop)."""
+        out = np.full(max(k_hi - k_lo, 0), _INF)
+        if k_hi <= k_lo:
+            return out
+        _, _, jit = self._draws(k_lo, k_hi)
+        for i, seg in enumerate(self._segments):
+            k_end = self._segments[i + 1].k0 if i + 1 < len(self._segments) else k_hi
+            lo, hi = max(k_lo, seg.k0), min(k_hi, k_end)
+            if hi <= lo:
+                continue
+            j = np.arange(lo - seg.k0, hi - seg.k0, dtype=float)
+            sends = seg.origin + j * self.report_interval + jit[lo - k_lo : hi - k_lo]
+            sends[sends >= seg.stop_at] = _INF
+            out[lo - k_lo : hi - k_lo] = sends
+        return out
+
+    def _fate(self, k_lo: int, k_hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Send, write instant, stamp and fate code of reports ``k_lo … k_hi-1`` now."""
+        send = self._sends(k_lo, k_hi)
+        delay, lost, _ = self._draws(k_lo, k_hi)
+        arrive = send + delay
+        fate = np.full(send.shape, _WRITTEN, dtype=np.int8)
+        fate[lost] = _LOST
+        if self.partitions:
+            cut, _ = in_windows(arrive, self.partitions)
+            fate[cut & (fate == _WRITTEN)] = _PARTITIONED
+        write = np.where(fate == _WRITTEN, arrive, _INF)
+        write[~np.isfinite(send)] = _INF
+        if self.stalls:
+            stalled, which = in_windows(write, self.stalls)
+            if stalled.any():
+                ends = np.array([w.end for w in self.stalls])
+                write = np.where(stalled, ends[which], write)
+                fate[stalled] = _STALLED
+        stamp = write.copy()
+        if self.skews:
+            skewed, which = in_windows(write, self.skews)
+            if skewed.any():
+                offsets = np.array([w.offset for w in self.skews])
+                stamp = np.where(skewed, write + offsets[which], write)
+                fate[skewed & (fate == _WRITTEN)] = _SKEWED
+        return send, write, stamp, fate
+
+    # -- planning --------------------------------------------------------------------------
+    def _last_tick_count(self, until: float) -> int:
+        """One past the last report whose tick could be sent at or before ``until``."""
+        seg = self._segments[-1]
+        if until + self.jitter < seg.origin:
+            return seg.k0
+        j = int(np.floor((min(until, seg.stop_at) + self.jitter - seg.origin) / self.report_interval))
+        return seg.k0 + max(j + 1, 0)
+
+    def _extend(self, until: float) -> None:
+        """Plan every write up to ``until`` (beyond the current plan)."""
+        until = min(until, self.horizon)
+        if until <= self._planned_until:
+            return
+        k_hi = max(self._last_tick_count(until), self._next_k)
+        _, w_new, s_new, _ = self._fate(self._next_k, k_hi)
+        counts = np.arange(self._next_k, k_hi, dtype=np.int64)
+        self._next_k = k_hi
+        keep = np.isfinite(w_new)
+        count = np.concatenate([self._pend_count, counts[keep]])
+        w = np.concatenate([self._pend_w, w_new[keep]])
+        stamp = np.concatenate([self._pend_stamp, s_new[keep]])
+        due = w <= until
+        self._pend_count, self._pend_w, self._pend_stamp = count[~due], w[~due], stamp[~due]
+        count, w, stamp = count[due], w[due], stamp[due]
+        if count.size:
+            order = np.lexsort((count, w))
+            count, w, stamp = count[order], w[order], stamp[order]
+            floor = self._count[-1] if self._count.size else (self._base[2] if self._base else -1)
+            running = np.maximum.accumulate(np.concatenate([[floor], count]))[:-1]
+            newer = count > running  # Nova writes last_seen_up only for a newer report_count
+            self._w = np.concatenate([self._w, w[newer]])
+            self._stamp = np.concatenate([self._stamp, stamp[newer]])
+            self._count = np.concatenate([self._count, count[newer]])
+            newest = self._count[-1]
+            stale = self._pend_count < newest
+            if stale.any():
+                self._pend_count = self._pend_count[~stale]
+                self._pend_w, self._pend_stamp = self._pend_w[~stale], self._pend_stamp[~stale]
+        self._planned_until = until
+
+    def _ensure(self, t: float) -> None:
+        if t > self._planned_until:
+            span = self.CHUNK * self.report_interval / 2
+            self._extend(max(t, self._planned_until + span))
+
+    def _commit(self, now: float) -> None:
+        """Fold writes at or before ``now`` into the base (time only moves forward)."""
+        self._ensure(now)
+        n = int(np.searchsorted(self._w, now, side="right"))
+        if n:
+            self._base = (float(self._w[n - 1]), float(self._stamp[n - 1]), int(self._count[n - 1]))
+            self._w, self._stamp, self._count = self._w[n:], self._stamp[n:], self._count[n:]
+        self._planned_from = max(self._planned_from, now)
+        # forget draws of reports that can no longer matter
+        first = min(int(self._pend_count.min()) if self._pend_count.size else self._next_k,
+                    self._base[2] + 1 if self._base else 0, self._next_k)
+        drop = first - self._draw_base - self.CHUNK
+        if drop > 0:
+            self._delays, self._lost, self._jitters = (
+                self._delays[drop:], self._lost[drop:], self._jitters[drop:])
+            self._draw_base += drop
+            while len(self._segments) > 1 and self._segments[1].k0 <= first:
+                self._segments.pop(0)
+
+    def replan(self, now: float) -> None:
+        """Conditions changed at ``now``: keep what is written, plan the rest anew."""
+        self._commit(now)
+        k_lo = self._base[2] + 1 if self._base else 0
+        k_hi = self._last_tick_count(now)
+        send, w, stamp, _ = self._fate(k_lo, max(k_hi, k_lo))
+        sent = np.isfinite(send) & (send <= now) & np.isfinite(w)
+        self._pend_count = np.arange(k_lo, max(k_hi, k_lo), dtype=np.int64)[sent]
+        self._pend_w, self._pend_stamp = w[sent], stamp[sent]
+        sent_any = np.isfinite(send) & (send <= now)
+        self._next_k = k_lo + (int(np.flatnonzero(sent_any)[-1]) + 1 if sent_any.any() else 0)
+        self._next_k = max(self._next_k, self._segments[-1].k0) if not sent_any.any() else self._next_k
+        self._w, self._stamp = np.empty(0), np.empty(0)
+        self._count = np.empty(0, dtype=np.int64)
+        self._planned_until = now
+
+    # -- the timer ---------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._segments[-1].stop_at == _INF
+
+    def stop(self, now: float) -> None:
+        """The timer stops (host crash, nova-compute hang): no tick at or after ``now``."""
+        if self.running:
+            self._segments[-1].stop_at = now
+            self.replan(now)
+
+    def start(self, now: float, first_delay: float) -> None:
+        """The timer runs again: first tick ``first_delay`` after ``now``."""
+        if self.running:
+            return
+        self.replan(now)
+        self._segments.append(_Segment(quantize(now + first_delay), self._next_k))
+
+    # -- reads ------------------------------------------------------------------------------
+    def last_report(self, now: float) -> tuple[float, float] | None:
+        """``(written_at, stamp)`` of the newest report written at or before ``now``."""
+        self._ensure(now)
+        n = int(np.searchsorted(self._w, now, side="right"))
+        if n:
+            return float(self._w[n - 1]), float(self._stamp[n - 1])
+        if self._base:
+            return self._base[0], self._base[1]
+        return None
+
+    def next_liveness_change(
+        self, now: float, service_down_time: float, driver: str, created_at: float = 0.0
+    ) -> tuple[float, bool] | None:
+        """The next instant after ``now`` at which liveness (just after it) changes.
+
+        Returns ``(instant, up_after)``, or ``None`` if nothing changes before the horizon.
+        ``db``: up ⇔ ``|t − stamp| <= T`` (inclusive, so it turns down just *after*
+        ``stamp + T``); ``mc``: up ⇔ ``t − written_at < T``.
+        """
+        self._commit(now)
+        T = float(service_down_time)
+        cur: bool | None = None
+        while True:
+            base = self._base
+            w0 = base[0] if base else None
+            s0 = base[1] if base else created_at
+            seg_start = np.concatenate([[now], self._w])
+            seg_end = np.concatenate([self._w, [self._planned_until]])
+            written = np.concatenate([[w0 if w0 is not None else np.nan], self._w])
+            stamps = np.concatenate([[s0], self._stamp])
+            if driver == "mc":
+                lo = np.where(np.isnan(written), _INF, -_INF)
+                hi = np.where(np.isnan(written), -_INF, written + T)
+            else:
+                lo, hi = stamps - T, stamps + T
+            v0 = (lo <= seg_start) & (seg_start < hi)
+            x1_ok = (seg_start < lo) & (lo < seg_end) & (lo < hi)
+            x2_ok = (seg_start < hi) & (hi < seg_end) & (lo < hi)
+            times = np.column_stack([seg_start, lo, hi]).ravel()
+            values = np.column_stack([v0, np.ones_like(v0), np.zeros_like(v0)]).ravel()
+            mask = np.column_stack([np.ones_like(v0), x1_ok, x2_ok]).ravel()
+            times, values = times[mask], values[mask]
+            if cur is None:
+                cur = bool(values[0])
+            change = np.flatnonzero(values != cur)
+            if change.size:
+                return float(times[change[0]]), bool(values[change[0]])
+            if self._planned_until >= self.horizon:
+                return None
+            self._extend(self._planned_until + self.CHUNK * self.report_interval)
+
+    def explain_down(self, at: float) -> str:
+        """Why no report kept the service up at ``at``: stall, skew, loss or delay."""
+        self._commit(at)
+        if any(w.start <= at < w.end for w in self.stalls):
+            return "stall"
+        base = self._base
+        if base and base[1] != base[0]:
+            return "skew"
+        k_lo = base[2] + 1 if base else 0
+        send, _, _, fate = self._fate(k_lo, max(self._last_tick_count(at), k_lo))
+        fate = fate[np.isfinite(send) & (send <= at)]
+        if (fate == _STALLED).any():
+            return "stall"
+        if (fate == _LOST).any():
+            return "loss"
+        if (fate == _PARTITIONED).any():
+            return "partition"
+        return "delay"

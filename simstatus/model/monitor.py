@@ -1,0 +1,62 @@
+"""An external fault monitor (OPNFV Doctor, Masakari) that marks failed hosts through os-services.
+
+It learns of a fault ``detection_delay`` after it starts (if the fault is still there), and
+its os-services write lands ``action_latency`` later: ``force_down`` (Doctor, → DOWN) or
+``disable`` with a reason (Masakari, → MAINTENANCE).  With ``undo_on_recovery`` it reverses
+its write once the host recovers, detected and applied with fresh delays — unless another
+fault it acted on is still present on the host.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import simpy
+
+from ..cloud import Cloud
+from .faults import Fault, FaultInjector
+from .streams import quantize
+
+__all__ = ["FaultMonitor"]
+
+
+class FaultMonitor:
+    """Reacts to the faults of the kinds it ``detects``."""
+
+    def __init__(
+        self, env: simpy.Environment, cloud: Cloud, injector: FaultInjector, config, rng: np.random.Generator
+    ) -> None:
+        self.env, self.cloud, self.config, self.rng = env, cloud, config, rng
+        self._acted: dict[str, set[str]] = {}  # host -> fault ids it acted on and not yet undone
+        injector.listen(self._on_fault)
+
+    def _delay(self) -> float:
+        c = self.config
+        return quantize(float(c.detection_delay.sample(self.rng)) + float(c.action_latency.sample(self.rng)))
+
+    def _on_fault(self, fault: Fault, phase: str) -> None:
+        if phase == "start" and fault.kind in self.config.detects:
+            for host in fault.hosts:
+                self.env.process(self._handle(fault, host))
+
+    def _handle(self, fault: Fault, host: str):
+        c = self.config
+        detect = quantize(float(c.detection_delay.sample(self.rng)))
+        latency = quantize(float(c.action_latency.sample(self.rng)))
+        yield self.env.timeout(detect)
+        if fault.ended:
+            return  # gone before the monitor noticed
+        yield self.env.timeout(latency)
+        reason = f"{fault.kind} {fault.id}"
+        action, undo = ("force_down", "unforce_down") if c.action == "force_down" else ("disable", "enable")
+        self.cloud.update_service(host, action, actor="monitor", now=self.env.now,
+                                  reason=reason if action == "disable" else None)
+        acted = self._acted.setdefault(host, set())
+        acted.add(fault.id)
+        if not c.undo_on_recovery:
+            return
+        if not fault.ended:
+            yield fault.end_event
+        yield self.env.timeout(self._delay())
+        acted.discard(fault.id)
+        if not acted:
+            self.cloud.update_service(host, undo, actor="monitor", now=self.env.now)

@@ -1,0 +1,34 @@
+"""False UNKNOWN under independent report loss p: rate (1 − p)·pᵏ/Δ per host, k = ⌊T/Δ⌋.
+
+A mistake starts when a landed report is followed by k lost ones (Nova's ``<=`` means k − 1
+losses leave the gap exactly at T, still up).  Mean mistake duration kΔ + Δ/(1 − p) − T.
+failure-detection.md §2.1 R2.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from simstatus import simulate
+
+from .conftest import quiet_cloud
+
+
+@pytest.mark.parametrize("T,delta,p", [(30, 10, 0.3), (55, 10, 0.5), (60, 10, 0.5)])
+def test_false_unknown_rate_matches_closed_form(T, delta, p):
+    """Episodes per host-second within 4 standard errors of (1 − p)·p^k/Δ; duration too."""
+    hosts, duration = 50, 86400
+    scenario = quiet_cloud(T, delta, hosts, duration=duration)
+    scenario["heartbeat"]["loss"] = p
+    result = simulate(scenario)
+    fu = result.false_unknown
+    k = math.floor(T / delta)
+    rate = (1 - p) * p**k / delta
+    expected = rate * hosts * duration
+    assert abs(len(fu) - expected) < 4 * math.sqrt(expected)
+    assert (fu["cause"] == "loss").all()
+    durations = (fu["end_at"] - fu["start_at"]).dropna()
+    mean_tm = k * delta + delta / (1 - p) - T
+    assert abs(durations.mean() - mean_tm) < 4 * durations.std() / math.sqrt(len(durations))
