@@ -215,13 +215,18 @@ class HeartbeatStream:
 
     def _ensure(self, t: float) -> None:
         if t > self._planned_until:
-            span = self.CHUNK * self.report_interval / 2
+            span = self.CHUNK * self.report_interval
             self._extend(max(t, self._planned_until + span))
 
     def _commit(self, now: float) -> None:
-        """Fold writes at or before ``now`` into the base (time only moves forward)."""
+        """Fold writes *before* ``now`` into the base (time only moves forward).
+
+        A write at exactly ``now`` stays in the plan: a fault starting at this same instant
+        (a crash cutting the tick sent now, a partition dropping the arrival now) may still
+        change it, whatever was read earlier in the instant.
+        """
         self._ensure(now)
-        n = int(np.searchsorted(self._w, now, side="right"))
+        n = int(np.searchsorted(self._w, now, side="left"))
         if n:
             self._base = (float(self._w[n - 1]), float(self._stamp[n - 1]), int(self._count[n - 1]))
             self._w, self._stamp, self._count = self._w[n:], self._stamp[n:], self._count[n:]
@@ -251,7 +256,9 @@ class HeartbeatStream:
         self._next_k = max(self._next_k, self._segments[-1].k0) if not sent_any.any() else self._next_k
         self._w, self._stamp = np.empty(0), np.empty(0)
         self._count = np.empty(0, dtype=np.int64)
-        self._planned_until = now
+        # planned up to just before now: a report sent and written at exactly now is planned by
+        # the next read, with the timer as it is after this call (start() adds a segment)
+        self._planned_until = float(np.nextafter(now, -_INF))
 
     # -- the timer ---------------------------------------------------------------------------
     @property
@@ -293,26 +300,32 @@ class HeartbeatStream:
         """
         self._commit(now)
         T = float(service_down_time)
+        n = int(np.searchsorted(self._w, now, side="right"))  # writes at exactly now are current
+        base = (float(self._w[n - 1]), float(self._stamp[n - 1]), 0) if n else self._base
+        first_written = base[0] if base else np.nan
+        first_stamp = base[1] if base else created_at
         cur: bool | None = None
+        i0 = 0  # first piece not yet searched; piece 0 is the base, piece m starts at _w[m-1]
+        step = self.CHUNK * self.report_interval
         while True:
-            base = self._base
-            w0 = base[0] if base else None
-            s0 = base[1] if base else created_at
-            seg_start = np.concatenate([[now], self._w])
-            seg_end = np.concatenate([self._w, [self._planned_until]])
-            written = np.concatenate([[w0 if w0 is not None else np.nan], self._w])
-            stamps = np.concatenate([[s0], self._stamp])
+            written = np.concatenate([[first_written], self._w[n:]])[i0:]
+            stamps = np.concatenate([[first_stamp], self._stamp[n:]])[i0:]
+            seg_start = written.copy()
+            if i0 == 0:
+                seg_start[0] = now
+            seg_end = np.concatenate([self._w[n + i0:], [self._planned_until]])
             if driver == "mc":
-                lo = np.where(np.isnan(written), _INF, -_INF)
-                hi = np.where(np.isnan(written), -_INF, written + T)
+                never = np.isnan(written)
+                lo = np.where(never, _INF, -_INF)
+                hi = np.where(never, -_INF, written + T)
             else:
                 lo, hi = stamps - T, stamps + T
             v0 = (lo <= seg_start) & (seg_start < hi)
             x1_ok = (seg_start < lo) & (lo < seg_end) & (lo < hi)
             x2_ok = (seg_start < hi) & (hi < seg_end) & (lo < hi)
-            times = np.column_stack([seg_start, lo, hi]).ravel()
-            values = np.column_stack([v0, np.ones_like(v0), np.zeros_like(v0)]).ravel()
-            mask = np.column_stack([np.ones_like(v0), x1_ok, x2_ok]).ravel()
+            times = np.stack([seg_start, lo, hi], axis=1).ravel()
+            values = np.stack([v0, np.ones_like(v0), np.zeros_like(v0)], axis=1).ravel()
+            mask = np.stack([np.ones_like(v0), x1_ok, x2_ok], axis=1).ravel()
             times, values = times[mask], values[mask]
             if cur is None:
                 cur = bool(values[0])
@@ -321,14 +334,18 @@ class HeartbeatStream:
                 return float(times[change[0]]), bool(values[change[0]])
             if self._planned_until >= self.horizon:
                 return None
-            self._extend(self._planned_until + self.CHUNK * self.report_interval)
+            # nothing changes in what is planned: the last piece goes on; plan further ahead
+            i0 += seg_start.size - 1
+            self._extend(self._planned_until + step)
+            step *= 2
 
     def explain_down(self, at: float) -> str:
         """Why no report kept the service up at ``at``: stall, skew, loss or delay."""
         self._commit(at)
         if any(w.start <= at < w.end for w in self.stalls):
             return "stall"
-        base = self._base
+        n = int(np.searchsorted(self._w, at, side="right"))
+        base = (float(self._w[n - 1]), float(self._stamp[n - 1]), int(self._count[n - 1])) if n else self._base
         if base and base[1] != base[0]:
             return "skew"
         k_lo = base[2] + 1 if base else 0

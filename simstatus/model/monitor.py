@@ -3,7 +3,8 @@
 It learns of a fault ``detection_delay`` after it starts (if the fault is still there), and
 its os-services write lands ``action_latency`` later: ``force_down`` (Doctor, → DOWN) or
 ``disable`` with a reason (Masakari, → MAINTENANCE).  With ``undo_on_recovery`` it reverses
-its write once the host recovers, detected and applied with fresh delays — unless another
+its write once the host recovers — noticed ``detection_delay`` after the recovery and applied
+``action_latency`` later (never before its own first write) — unless another
 fault it acted on is still present on the host.
 """
 
@@ -29,10 +30,6 @@ class FaultMonitor:
         self._acted: dict[str, set[str]] = {}  # host -> fault ids it acted on and not yet undone
         injector.listen(self._on_fault)
 
-    def _delay(self) -> float:
-        c = self.config
-        return quantize(float(c.detection_delay.sample(self.rng)) + float(c.action_latency.sample(self.rng)))
-
     def _on_fault(self, fault: Fault, phase: str) -> None:
         if phase == "start" and fault.kind in self.config.detects:
             for host in fault.hosts:
@@ -56,7 +53,10 @@ class FaultMonitor:
             return
         if not fault.ended:
             yield fault.end_event
-        yield self.env.timeout(self._delay())
+        # it notices the recovery detection_delay after it happened, then its write takes action_latency
+        noticed = fault.end + quantize(float(c.detection_delay.sample(self.rng)))
+        latency = quantize(float(c.action_latency.sample(self.rng)))
+        yield self.env.timeout(max(noticed - self.env.now, 0.0) + latency)
         acted.discard(fault.id)
         if not acted:
             self.cloud.update_service(host, undo, actor="monitor", now=self.env.now)

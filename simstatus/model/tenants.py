@@ -35,6 +35,21 @@ def poll_phases(servers: Iterable[Server], poll_interval: float, rng: np.random.
     return {s.id: float(d) for s, d in zip(servers, draws)}
 
 
+class _Poll(simpy.events.Event):
+    """A poll instant, processed before any other event at the same instant.
+
+    ``simpy.Timeout`` with URGENT priority: a poll at exactly the instant of a service write sees
+    the answer from before the write, which is what the schedule mode assumes (a poll at ``t``
+    sees changes strictly before ``t``), so the two modes agree even on ties.
+    """
+
+    def __init__(self, env: simpy.Environment, delay: float) -> None:
+        super().__init__(env)
+        self._ok = True
+        self._value = None
+        env.schedule(self, simpy.core.URGENT, delay)
+
+
 class TenantPoller:
     """``"poll"`` mode: one SimPy process per server, a resolver read per poll."""
 
@@ -50,7 +65,7 @@ class TenantPoller:
         seen = HostStatus.UP.value
         k = 0
         while True:
-            yield env.timeout(phase + k * self.poll_interval - env.now)
+            yield _Poll(env, phase + k * self.poll_interval - env.now)
             status = cloud.host_status(server.host, env.now).value
             if status != seen:
                 self.observations.append(

@@ -1,0 +1,175 @@
+"""The external fault monitor (OPNFV Doctor / Masakari style) writing through os-services.
+
+Fixed delays make every instant exact: the monitor notices a fault ``detection_delay = 0.5`` s
+after it starts and its write lands ``action_latency = 0.25`` s later, so at start + 0.75;
+undoing on recovery takes fresh delays, so end + 0.75.  Hosts are cold-started with zero
+transit delay (reports at 5, 15, …, ``service_down_time = 60``); expected values are worked
+out by hand from Nova's precedence (forced_down → DOWN, disabled → MAINTENANCE, heartbeat →
+UP, else UNKNOWN).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import simstatus
+
+H0, H1 = "compute-000", "compute-001"
+
+
+def _scenario(faults, *, hosts=1, duration=1000, **monitor):
+    return {
+        "duration": duration,
+        "nova": {"report_interval": 10, "service_down_time": 60},
+        "cloud": {"hosts": hosts, "projects": 1, "servers_per_host": 1},
+        "heartbeat": {"delay": 0, "warm_start": False},
+        "faults": faults,
+        "monitor": {
+            "enabled": True,
+            "detection_delay": 0.5,
+            "action_latency": 0.25,
+            "action": "force_down",
+            "undo_on_recovery": True,
+            **monitor,
+        },
+    }
+
+
+def _fault(kind, at, duration=None, hosts=(H0,)):
+    f = {"kind": kind, "at": at, "hosts": list(hosts)}
+    if duration is not None:
+        f["duration"] = duration
+    return f
+
+
+def _transitions(result, host=H0):
+    t = result.transitions
+    t = t[t["host"] == host]
+    return [(float(r.at), r.from_status, r.to_status) for r in t.itertuples()]
+
+
+def _actions(result, host=H0):
+    a = result.actions
+    a = a[a["host"] == host]
+    return [(float(r.at), r.actor, r.action) for r in a.itertuples()]
+
+
+def test_monitor_force_down_after_detection_and_action_latency():
+    """Crash at 100: force_down lands at 100.75 and the host shows DOWN from then."""
+    r = simstatus.simulate(_scenario([_fault("host_crash", 100, 200)]))
+    assert _actions(r)[0] == (100.75, "monitor", "force_down")
+    assert _transitions(r)[0] == (100.75, "UP", "DOWN")
+
+
+def test_monitor_undo_on_recovery_with_fresh_delays():
+    """Crash 100→300: unforce_down at 300.75; UNKNOWN (last write 95) until the restart report at 305."""
+    r = simstatus.simulate(_scenario([_fault("host_crash", 100, 200)]))
+    assert _actions(r) == [(100.75, "monitor", "force_down"), (300.75, "monitor", "unforce_down")]
+    assert _transitions(r) == [
+        (100.75, "UP", "DOWN"),
+        (300.75, "DOWN", "UNKNOWN"),
+        (305.0, "UNKNOWN", "UP"),
+    ]
+
+
+def test_monitor_force_down_has_no_reason():
+    """force_down writes no disabled_reason."""
+    r = simstatus.simulate(_scenario([_fault("host_crash", 100, 200)]))
+    assert r.actions["reason"].isna().all()
+
+
+def test_monitor_fault_shorter_than_detection_delay_no_action():
+    """A crash lasting 0.25 s has ended when the monitor looks at 100.5: no write at all."""
+    # restart at 100.25, first report at 105.25, before 95 + 60 expires → no transition either
+    r = simstatus.simulate(_scenario([_fault("host_crash", 100, 0.25)]))
+    assert _actions(r) == []
+    assert _transitions(r) == []
+
+
+def test_monitor_fault_ending_during_action_latency_still_acts():
+    """A crash lasting 0.625 s is still there at detection (100.5), so the write lands at 100.75."""
+    r = simstatus.simulate(_scenario([_fault("host_crash", 100, 0.625)]))
+    assert _actions(r)[0] == (100.75, "monitor", "force_down")
+    assert _transitions(r)[0] == (100.75, "UP", "DOWN")
+    assert [a for _, _, a in _actions(r)] == ["force_down", "unforce_down"]
+
+
+def test_monitor_undo_timed_from_recovery_not_from_own_write():
+    """The undo lands detection_delay + action_latency after the fault ends, even mid-write."""
+    # crash ends at 100.625; undo: 100.625 + 0.75 = 101.375; the restart report comes at 105.625
+    r = simstatus.simulate(_scenario([_fault("host_crash", 100, 0.625)]))
+    assert _actions(r) == [(100.75, "monitor", "force_down"), (101.375, "monitor", "unforce_down")]
+    assert _transitions(r) == [(100.75, "UP", "DOWN"), (101.375, "DOWN", "UP")]
+
+
+def test_monitor_disable_action_shows_maintenance():
+    """action = disable: disable with a reason at 100.75 → MAINTENANCE; enable at 300.75."""
+    r = simstatus.simulate(_scenario([_fault("host_crash", 100, 200)], action="disable"))
+    assert _actions(r) == [(100.75, "monitor", "disable"), (300.75, "monitor", "enable")]
+    reason = r.actions["reason"].iloc[0]
+    assert isinstance(reason, str) and reason != ""
+    assert _transitions(r) == [
+        (100.75, "UP", "MAINTENANCE"),
+        (300.75, "MAINTENANCE", "UNKNOWN"),
+        (305.0, "UNKNOWN", "UP"),
+    ]
+
+
+def test_monitor_no_undo_on_recovery_stays_down():
+    """undo_on_recovery = false: the host stays DOWN after the crash ends."""
+    r = simstatus.simulate(_scenario([_fault("host_crash", 100, 200)], undo_on_recovery=False))
+    assert _actions(r) == [(100.75, "monitor", "force_down")]
+    assert _transitions(r) == [(100.75, "UP", "DOWN")]
+
+
+def test_monitor_ignores_kinds_not_detected():
+    """A compute_hang is not in the default detects list: no action, plain UNKNOWN."""
+    r = simstatus.simulate(_scenario([_fault("compute_hang", 100, 200)]))
+    assert _actions(r) == []
+    assert _transitions(r) == [(155.0, "UP", "UNKNOWN"), (300.0, "UNKNOWN", "UP")]
+
+
+def test_monitor_detects_listed_kind():
+    """With compute_hang in detects, a hang is forced down at 100.75 and undone at 300.75."""
+    # the hang's overdue report is written at 300, so the host is UP again at 300.75
+    r = simstatus.simulate(_scenario([_fault("compute_hang", 100, 200)], detects=["compute_hang"]))
+    assert _actions(r) == [(100.75, "monitor", "force_down"), (300.75, "monitor", "unforce_down")]
+    assert _transitions(r) == [(100.75, "UP", "DOWN"), (300.75, "DOWN", "UP")]
+
+
+def test_monitor_overlapping_faults_undo_after_last_ends():
+    """Crash 100→300 and partition 200→400: unforce_down only after both ended (400.75)."""
+    # the partition is noticed too (force_down again at 200.75); the crash's end at 300 does
+    # not undo while the partition is still acted on.  Restart reports 305…395 land in the
+    # partition and are dropped, so the host is UNKNOWN after the undo until 405.
+    r = simstatus.simulate(_scenario([
+        _fault("host_crash", 100, 200),
+        _fault("partition", 200, 200),
+    ]))
+    assert _actions(r) == [
+        (100.75, "monitor", "force_down"),
+        (200.75, "monitor", "force_down"),
+        (400.75, "monitor", "unforce_down"),
+    ]
+    assert _transitions(r) == [
+        (100.75, "UP", "DOWN"),
+        (400.75, "DOWN", "UNKNOWN"),
+        (405.0, "UNKNOWN", "UP"),
+    ]
+
+
+def test_monitor_acts_per_host():
+    """Each crashed host gets its own write; an unaffected host gets none."""
+    r = simstatus.simulate(_scenario([_fault("host_crash", 100, 200, hosts=[H0])], hosts=2))
+    assert _actions(r, H1) == []
+    assert _transitions(r, H1) == []
+    assert _actions(r, H0)[0] == (100.75, "monitor", "force_down")
+
+
+def test_monitor_disabled_no_actions():
+    """With the monitor off, a crash produces no service writes."""
+    s = _scenario([_fault("host_crash", 100, 200)])
+    s["monitor"] = {"enabled": False}
+    r = simstatus.simulate(s)
+    assert len(r.actions) == 0
+    assert _transitions(r) == [(155.0, "UP", "UNKNOWN"), (305.0, "UNKNOWN", "UP")]

@@ -1,0 +1,125 @@
+"""Tenants polling ``host_status``: ``poll`` and ``schedule`` modes agree; observations are consistent.
+
+``poll`` mode runs every poll as a SimPy event, so the scenarios are shortened (6 h, 10 hosts)
+and fault rates raised to keep many status changes per run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simstatus.simulate import Result, simulate
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT / "data" / "scenarios"
+
+#: Shortened shipped scenarios: (file, overrides).  gray-failures' stall and skew are moved
+#: into the 6 h window so every fault kind still happens; masakari's monitor re-enables hosts
+#: so that MAINTENANCE comes and goes.
+CASES = {
+    "gray-failures": (SCENARIOS / "gray-failures.toml", {
+        "duration": "6h", "cloud.hosts": 10, "faults.0.rate_per_host_day": 4,
+        "faults.1.at": "2h", "faults.2.at": "4h"}),
+    "doctor": (SCENARIOS / "doctor.toml", {
+        "duration": "6h", "cloud.hosts": 10, "faults.0.rate_per_host_day": 2,
+        "faults.1.rate_per_host_day": 2}),
+    "masakari": (SCENARIOS / "masakari.toml", {
+        "duration": "6h", "cloud.hosts": 10, "faults.0.rate_per_host_day": 4,
+        "monitor.undo_on_recovery": True}),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(CASES))
+def both_modes(request) -> tuple[Result, Result]:
+    """(schedule, poll) runs of one shortened scenario with the same seed."""
+    path, overrides = CASES[request.param]
+    schedule = simulate(path, **overrides, tenants__mode="schedule")
+    poll = simulate(path, **overrides, tenants__mode="poll")
+    assert schedule.scenario.tenants.mode == "schedule" and poll.scenario.tenants.mode == "poll"
+    return schedule, poll
+
+
+def test_tenants_modes_give_identical_observations(both_modes):
+    """``poll`` and ``schedule`` modes give the same observations table, row for row."""
+    schedule, poll = both_modes
+    assert len(schedule.observations) > 20
+    pd.testing.assert_frame_equal(schedule.observations, poll.observations)
+
+
+def test_tenants_modes_give_identical_visibility(both_modes):
+    """``poll`` and ``schedule`` modes give the same visibility table."""
+    schedule, poll = both_modes
+    assert schedule.visibility["observed_at"].notna().any()
+    pd.testing.assert_frame_equal(schedule.visibility, poll.visibility)
+
+
+def test_tenants_modes_share_the_ground_truth(both_modes):
+    """The tenant mode changes only how polls are computed: events and transitions are equal."""
+    schedule, poll = both_modes
+    pd.testing.assert_frame_equal(schedule.events, poll.events)
+    pd.testing.assert_frame_equal(schedule.transitions, poll.transitions)
+
+
+def test_tenants_observations_alternate_per_server(both_modes):
+    """Per server, each from_status is the previous to_status; the first from_status is UP."""
+    for result in both_modes:
+        for server, rows in result.observations.groupby("server", observed=True):
+            rows = rows.sort_values("at", kind="stable")
+            from_status = rows["from_status"].astype(str).tolist()
+            to_status = rows["to_status"].astype(str).tolist()
+            assert from_status[0] == "UP", server
+            assert from_status[1:] == to_status[:-1], server
+            assert all(a != b for a, b in zip(from_status, to_status)), server
+            assert rows["at"].is_monotonic_increasing and rows["at"].is_unique, server
+
+
+def test_tenants_observations_fall_on_the_poll_grid(both_modes):
+    """One server's observation times differ by whole multiples of poll_interval (phase + k·P)."""
+    for result in both_modes:
+        interval = result.scenario.tenants.poll_interval
+        for server, rows in result.observations.groupby("server", observed=True):
+            at = np.sort(rows["at"].to_numpy())
+            assert ((at >= 0) & (at < result.scenario.duration)).all(), server
+            if at.size < 2:
+                continue
+            k = np.diff(at) / interval
+            assert np.allclose(k, np.round(k), rtol=0, atol=1e-6 / interval), server
+            assert (np.round(k) >= 1).all(), server
+
+
+def test_tenants_observation_matches_host_and_project(both_modes):
+    """Each observation names the server's own host and project, and a host status change before it."""
+    schedule, _ = both_modes
+    obs = schedule.observations
+    assert (obs["server"].str.rsplit("-vm", n=1).str[0] == obs["host"]).all()
+    first_change = schedule.transitions.groupby("host", observed=True)["at"].min()
+    for row in obs.itertuples(index=False):
+        assert row.at > first_change[row.host]
+
+
+def test_tenants_poll_interval_override_changes_the_grid():
+    """A longer poll_interval spaces one server's observations by multiples of the new interval."""
+    path, overrides = CASES["doctor"]
+    result = simulate(path, **overrides, tenants__poll_interval=7)
+    for _, rows in result.observations.groupby("server", observed=True):
+        at = np.sort(rows["at"].to_numpy())
+        k = np.diff(at) / 7.0
+        assert np.allclose(k, np.round(k), rtol=0, atol=1e-6 / 7.0)
+
+
+def test_tenants_modes_agree_when_a_poll_coincides_with_a_transition(monkeypatch):
+    """A poll at exactly the instant of a disable gives the same observation in both modes."""
+    import simstatus.model.world as world
+
+    # every server polls at 0, 5, 10, …: the disable at 10 s and its enable at 30 s fall on polls
+    monkeypatch.setattr(world, "poll_phases", lambda servers, interval, rng: {s.id: 0.0 for s in servers})
+    scenario = {"duration": "2m", "cloud": {"hosts": 1, "projects": 1, "servers_per_host": 1},
+                "maintenance": [{"hosts": ["compute-000"], "at": "10s", "duration": "20s"}]}
+    schedule = simulate(scenario, tenants__mode="schedule")
+    poll = simulate(scenario, tenants__mode="poll")
+    assert schedule.transitions["at"].tolist() == [10.0, 30.0]
+    pd.testing.assert_frame_equal(schedule.observations, poll.observations)
