@@ -11,6 +11,7 @@ import argparse
 import sys
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 import pandas as pd
 
@@ -55,6 +56,8 @@ def _run(args: argparse.Namespace) -> int:
     from .simulate import simulate  # keep `simstatus --help` fast
 
     scenario = load_scenario(args.scenario, args.overrides)
+    if args.out and Path(args.out).exists():
+        raise FileExistsError(f"{args.out} already exists; choose another --out or remove it")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ServiceGroupConfigWarning)
         result = simulate(scenario)

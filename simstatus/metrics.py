@@ -13,10 +13,13 @@ tenants' observations.  For each event it asks which statuses would reflect it:
 those, before the next ground-truth event on the same host takes over (``caused_at`` itself if
 it was already showing; NaN if it never showed).  ``observed_at`` is the first poll by one of the
 project's servers on that host that returned such a status while the resolver still showed it
-(``visible_at`` if the tenant had already seen it; NaN if missed).
+(``visible_at`` if what the tenant last saw already was such a status — even from an earlier episode:
+a tenant that still believes the host is unhealthy has nothing new to learn; NaN if missed).
 """
 
 from __future__ import annotations
+
+from bisect import bisect_right
 
 import numpy as np
 import pandas as pd
@@ -39,33 +42,51 @@ def target_statuses(kind: str, phase: str, in_maintenance: bool) -> frozenset[st
     return frozenset({"MAINTENANCE"}) if in_maintenance else frozenset({"UP"})
 
 
-def _timeline(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Instants and new values of a status timeline that starts out UP."""
-    return frame["at"].to_numpy(dtype=float), frame["to_status"].astype(str).to_numpy()
+def _timelines(frame: pd.DataFrame, key: str) -> dict[str, tuple[list[float], list[str]]]:
+    """Per ``key`` value: instants and new values of a status timeline that starts out UP."""
+    out: dict[str, tuple[list[float], list[str]]] = {}
+    for k, at, to in zip(frame[key].astype(str).tolist(), frame["at"].tolist(), frame["to_status"].astype(str).tolist()):
+        times, values = out.setdefault(k, ([], []))
+        times.append(at)
+        values.append(to)
+    return out
 
 
-def _first_in(at: np.ndarray, to: np.ndarray, since: float, until: float, target, *, inclusive: bool) -> tuple[float, str | None]:
-    """Value showing at ``since`` if in target, else the first change into target before ``until``."""
-    i = int(np.searchsorted(at, since, side="right")) - 1
-    current = to[i] if i >= 0 else HostStatus.UP.value
-    if inclusive and current in target:
+def _first_in(at: list[float], to: list[str], since: float, until: float, target) -> tuple[float, str | None]:
+    """The value showing at ``since`` if in target, else the first change into target before ``until``."""
+    j = bisect_right(at, since)
+    current = to[j - 1] if j else HostStatus.UP.value
+    if current in target:
         return since, current
-    j = int(np.searchsorted(at, since, side="right"))
-    while j < at.size and at[j] < until:
+    while j < len(at) and at[j] < until:
         if to[j] in target:
-            return float(at[j]), to[j]
+            return at[j], to[j]
         j += 1
-    return float("nan"), None
+    return np.nan, None
+
+
+def _leaves(at: list[float], to: list[str], since: float, target) -> float:
+    """The first change out of ``target`` after ``since`` (inf if it stays)."""
+    for j in range(bisect_right(at, since), len(at)):
+        if to[j] not in target:
+            return at[j]
+    return np.inf
 
 
 def _maintenance_spans(events: pd.DataFrame) -> dict[str, list[tuple[float, float]]]:
+    starts: dict[tuple[str, str], float] = {}
     spans: dict[str, list[tuple[float, float]]] = {}
-    m = events[events["kind"] == "maintenance"]
-    for (host, fault), rows in m.groupby(["host", "fault"], observed=True):
-        start = rows.loc[rows["phase"] == "start", "at"]
-        end = rows.loc[rows["phase"] == "end", "at"]
-        if len(start):
-            spans.setdefault(host, []).append((float(start.iloc[0]), float(end.iloc[0]) if len(end) else np.inf))
+    rows = zip(events["host"].astype(str).tolist(), events["kind"].astype(str).tolist(),
+               events["fault"].astype(str).tolist(), events["phase"].astype(str).tolist(), events["at"].tolist())
+    for host, kind, fault, phase, at in rows:
+        if kind != "maintenance":
+            continue
+        if phase == "start":
+            starts[(host, fault)] = at
+        else:
+            spans.setdefault(host, []).append((starts.pop((host, fault), 0.0), at))
+    for (host, _), at in starts.items():
+        spans.setdefault(host, []).append((at, np.inf))
     return spans
 
 
@@ -77,43 +98,46 @@ def visibility(
 ) -> pd.DataFrame:
     """One row per ground-truth event and project with servers on the event's host.
 
+    A host without servers still gets one row per event, with ``project`` null and ``observed_at``
+    NaN, so that its latency to the API is not lost.
+
     ``servers`` has columns ``server`` (name), ``project`` and ``host``.
     """
-    rows: list[tuple] = []
     spans = _maintenance_spans(events)
-    trans = {h: _timeline(f) for h, f in transitions.groupby("host", observed=True)}
-    obs = {k: _timeline(f) for k, f in observations.groupby("server", observed=True)}
-    on_host = {h: f for h, f in servers.groupby("host", observed=True)}
-    empty = (np.empty(0), np.empty(0, dtype=object))
-    for host, ev in events.sort_values(["at"], kind="stable").groupby("host", observed=True, sort=False):
-        at_all = ev["at"].to_numpy(dtype=float)
-        t_at, t_to = trans.get(host, empty)
-        projects = on_host.get(host)
-        for k, e in enumerate(ev.itertuples(index=False)):
-            caused = float(e.at)
-            later = at_all[at_all > caused]
-            until = float(later.min()) if later.size else np.inf
-            in_m = any(a <= caused < b for a, b in spans.get(host, ()))
-            target = target_statuses(e.kind, e.phase, in_m and e.kind != "maintenance")
-            visible, status = _first_in(t_at, t_to, caused, until, target, inclusive=True)
-            # how long the resolver kept showing it: until the first change out of the target set
-            leave = np.inf
-            if status is not None:
-                j = int(np.searchsorted(t_at, visible, side="right"))
-                out = [t_at[x] for x in range(j, t_at.size) if t_to[x] not in target]
-                leave = float(out[0]) if out else np.inf
-            label = f"{e.kind}:{e.phase}"
-            if projects is None:
-                continue
-            for project, mine in projects.groupby("project", observed=True, sort=True):
+    trans = _timelines(transitions, "host")
+    obs = _timelines(observations, "server")
+    placement: dict[str, dict[str, list[str]]] = {}
+    for name, project, host in zip(servers["server"].tolist(), servers["project"].tolist(), servers["host"].tolist()):
+        placement.setdefault(host, {}).setdefault(project, []).append(name)
+    by_host: dict[str, list[tuple]] = {}
+    for row in zip(events["at"].tolist(), events["host"].astype(str).tolist(), events["kind"].astype(str).tolist(),
+                   events["fault"].astype(str).tolist(), events["phase"].astype(str).tolist()):
+        by_host.setdefault(row[1], []).append(row)
+    rows: list[tuple] = []
+    for host, host_events in by_host.items():
+        host_events.sort(key=lambda e: e[0])
+        instants = [e[0] for e in host_events]
+        t_at, t_to = trans.get(host, ([], []))
+        projects = placement.get(host, {})
+        for caused, _, kind, fault, phase in host_events:
+            k = bisect_right(instants, caused)
+            until = instants[k] if k < len(instants) else np.inf
+            in_m = kind != "maintenance" and any(a <= caused < b for a, b in spans.get(host, ()))
+            target = target_statuses(kind, phase, in_m)
+            visible, status = _first_in(t_at, t_to, caused, until, target)
+            leave = _leaves(t_at, t_to, visible, target) if status is not None else np.inf
+            if not projects:  # no servers on the host: the API side still counts
+                rows.append((host, f"{kind}:{phase}", fault, caused, status, visible, None, np.nan))
+            for project in sorted(projects):
                 observed = np.nan
                 if status is not None:
-                    for name in mine["server"]:
-                        o_at, o_to = obs.get(name, empty)
-                        seen, _ = _first_in(o_at, o_to, visible, leave + 1e-9, target, inclusive=True)
-                        if not np.isnan(seen) and (np.isnan(observed) or seen < observed):
+                    for name in projects[project]:
+                        o_at, o_to = obs.get(name, ([], []))
+                        # a poll at the instant the resolver moved on still saw the old answer
+                        seen, _ = _first_in(o_at, o_to, visible, np.nextafter(leave, np.inf), target)
+                        if seen == seen and not observed <= seen:
                             observed = seen
-                rows.append((host, label, e.fault, caused, status, visible, project, observed))
+                rows.append((host, f"{kind}:{phase}", fault, caused, status, visible, project, observed))
     frame = pd.DataFrame(rows, columns=VISIBILITY_COLUMNS)
     frame["status"] = pd.Categorical(frame["status"], categories=list(STATUS_VALUES))
     for column in ("caused_at", "visible_at", "observed_at"):
@@ -144,7 +168,7 @@ def summary(visibility_table: pd.DataFrame, false_unknown: pd.DataFrame, host_da
             "tenant_p50_s": ten.median() if len(ten) else np.nan,
             "tenant_p95_s": ten.quantile(0.95) if len(ten) else np.nan,
             "tenant_max_s": ten.max() if len(ten) else np.nan,
-            "missed": int((rows["visible_at"].notna() & rows["observed_at"].isna()).sum()),
+            "missed": int((rows["project"].notna() & rows["visible_at"].notna() & rows["observed_at"].isna()).sum()),
         })
     table = pd.DataFrame(out, columns=[
         "event", "events", "never_visible", "api_p50_s", "api_p95_s", "api_max_s",

@@ -21,6 +21,7 @@ __all__ = [
     "ObservationRecord",
     "FalseUnknownRecord",
     "to_frame",
+    "typed",
 ]
 
 
@@ -84,12 +85,20 @@ _CATEGORIES: dict[str, Sequence[str]] = {
 }
 
 
-def to_frame(records: Iterable[NamedTuple], record_type: type) -> pd.DataFrame:
-    """A DataFrame of ``records`` with the columns of ``record_type``, typed for analysis."""
-    frame = pd.DataFrame(list(records), columns=list(record_type._fields))
+def typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Give a table's columns the documented types (categoricals with fixed categories, float instants).
+
+    Used when building tables and when reading them back: Parquet keeps the categories of a
+    non-empty categorical but not of an empty one.
+    """
     for column in frame.columns:
         if column in _CATEGORIES:
-            frame[column] = pd.Categorical(frame[column], categories=list(_CATEGORIES[column]))
+            frame[column] = pd.Categorical(frame[column].astype(object), categories=list(_CATEGORIES[column]))
         elif column == "at" or column.endswith("_at"):
             frame[column] = frame[column].astype("float64")
     return frame
+
+
+def to_frame(records: Iterable[NamedTuple], record_type: type) -> pd.DataFrame:
+    """A DataFrame of ``records`` with the columns of ``record_type``, typed for analysis."""
+    return typed(pd.DataFrame(list(records), columns=list(record_type._fields)))

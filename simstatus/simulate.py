@@ -24,7 +24,7 @@ import pandas as pd
 from . import metrics
 from .model.world import World
 from .records import (ActionRecord, EventRecord, FalseUnknownRecord, ObservationRecord,
-                      TransitionRecord, to_frame)
+                      TransitionRecord, to_frame, typed)
 from .scenario import Scenario, load_scenario, scenario_to_toml
 
 __all__ = ["Result", "simulate", "TABLES"]
@@ -75,6 +75,9 @@ class Result:
             raise FileExistsError(f"{target} already exists; choose another --out or remove it")
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 is for scratch space, not for results
         try:
             (tmp / "scenario.toml").write_text(scenario_to_toml(self.scenario), encoding="utf-8")
             for name, frame in self.tables().items():
@@ -95,7 +98,7 @@ class Result:
         folder = Path(directory)
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
         scenario = load_scenario(folder / "scenario.toml")
-        frames = {name: pd.read_parquet(folder / f"{name}.parquet") for name in TABLES}
+        frames = {name: typed(pd.read_parquet(folder / f"{name}.parquet")) for name in TABLES}
         return cls(scenario=scenario, meta=meta, **frames)
 
 
