@@ -47,9 +47,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def format_summary(table: pd.DataFrame) -> str:
     """The summary table as fixed-width text (seconds with two decimals)."""
+    shown = table.copy()
+    for column in shown.columns:
+        if str(shown[column].dtype) == "Int64":  # nullable counts: show missing as "-" like floats
+            shown[column] = shown[column].astype(object).where(shown[column].notna(), "-")
     with pd.option_context("display.width", 200, "display.max_columns", 50,
                            "display.float_format", "{:.2f}".format):
-        return table.to_string(na_rep="-")
+        return shown.to_string(na_rep="-")
 
 
 def _run(args: argparse.Namespace) -> int:

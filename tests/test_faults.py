@@ -17,7 +17,7 @@ import pytest
 
 import simstatus
 
-H0, H1 = "compute-000", "compute-001"
+from helpers import H0, H1, fault as _fault, transitions_of as _transitions
 
 
 def _scenario(faults, *, hosts=1, duration=1000, **extra):
@@ -32,19 +32,6 @@ def _scenario(faults, *, hosts=1, duration=1000, **extra):
     return base
 
 
-def _fault(kind, at, duration=None, hosts=(H0,), **extra):
-    f = {"kind": kind, "at": at, **extra}
-    if kind != "control_plane_stall":
-        f["hosts"] = list(hosts)
-    if duration is not None:
-        f["duration"] = duration
-    return f
-
-
-def _transitions(result, host=H0, since=-1.0):
-    t = result.transitions
-    t = t[(t["host"] == host) & (t["at"] > since)]
-    return [(float(r.at), r.from_status, r.to_status) for r in t.itertuples()]
 
 
 def _false_unknown(result, host=H0):

@@ -14,7 +14,7 @@ import pytest
 
 import simstatus
 
-H0, H1 = "compute-000", "compute-001"
+from helpers import H0, H1, actions_of as _actions, fault as _fault, transitions_of as _transitions
 
 
 def _scenario(faults, *, hosts=1, duration=1000, **monitor):
@@ -35,23 +35,7 @@ def _scenario(faults, *, hosts=1, duration=1000, **monitor):
     }
 
 
-def _fault(kind, at, duration=None, hosts=(H0,)):
-    f = {"kind": kind, "at": at, "hosts": list(hosts)}
-    if duration is not None:
-        f["duration"] = duration
-    return f
 
-
-def _transitions(result, host=H0):
-    t = result.transitions
-    t = t[t["host"] == host]
-    return [(float(r.at), r.from_status, r.to_status) for r in t.itertuples()]
-
-
-def _actions(result, host=H0):
-    a = result.actions
-    a = a[a["host"] == host]
-    return [(float(r.at), r.actor, r.action) for r in a.itertuples()]
 
 
 def test_monitor_force_down_after_detection_and_action_latency():

@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import simstatus
 
-H0, H1 = "compute-000", "compute-001"
+from functools import partial
+
+from helpers import H0, H1, actions_of, transitions_of as _transitions
+
+_actions = partial(actions_of, reasons=True)
 
 
 def _scenario(*, maintenance=(), faults=(), hosts=1, duration=1000, monitor=None, **nova):
@@ -37,17 +41,6 @@ def _window(at, duration=None, hosts=(H0,), reason=None):
     return w
 
 
-def _transitions(result, host=H0):
-    t = result.transitions
-    t = t[t["host"] == host]
-    return [(float(r.at), r.from_status, r.to_status) for r in t.itertuples()]
-
-
-def _actions(result, host=H0):
-    a = result.actions
-    a = a[a["host"] == host]
-    return [(float(r.at), r.actor, r.action, None if r.reason is None or r.reason != r.reason else r.reason)
-            for r in a.itertuples()]
 
 
 _MONITOR = {"enabled": True, "detection_delay": 0.5, "action_latency": 0.25, "action": "force_down"}
