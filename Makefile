@@ -20,5 +20,8 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+bench: $(STAMP)
+	$(BIN)/simstatus bench
+
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,7 +1,7 @@
 """``simstatus``: the command line.
 
 ``simstatus run SCENARIO [--out DIR] [--set KEY=VALUE ...]`` runs one scenario and prints its
-summary table.  Bad input (a scenario that does not validate, a bad ``--set``) prints one
+summary table; ``simstatus bench`` times the model against a naive baseline.  Bad input (a scenario that does not validate, a bad ``--set``) prints one
 clear message and exits 2, never a traceback; a run folder that already exists exits 1.
 """
 
@@ -42,7 +42,44 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", metavar="DIR", help="save the run folder here (must not exist)")
     run.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
                      help="override a scenario key, e.g. --set nova.service_down_time=30 (repeatable)")
+    bench = commands.add_parser("bench", help="speed against a one-event-per-heartbeat baseline",
+                                description="Time simstatus against a naive SimPy model that ticks every "
+                                            "heartbeat, in the same run; prints ratios.")
+    bench.add_argument("scenario", nargs="?", default="data/scenarios/default.toml",
+                       help="scenario whose faults and settings to use (default: %(default)s)")
+    bench.add_argument("--hosts", type=_positive_ints, default=[100, 1000], metavar="N[,N...]",
+                       help="cloud sizes to measure (default: 100,1000)")
+    bench.add_argument("--hours", type=_positive_float, default=24.0, help="simulated hours (default: 24)")
     return parser
+
+
+def _positive_ints(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of whole numbers") from None
+    if any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: host counts must be at least 1")
+    return values
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be above 0")
+    return value
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .bench import bench_overrides, format_bench, run_bench
+
+    for hosts in args.hosts:  # bad input fails here, before any timing
+        load_scenario(args.scenario, bench_overrides(hosts, args.hours))
+    print(format_bench(run_bench(args.scenario, args.hosts, args.hours)))
+    return 0
 
 
 def format_summary(table: pd.DataFrame) -> str:
@@ -84,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "bench":
+            return _bench(args)
     except ScenarioError as err:
         print(f"simstatus: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT

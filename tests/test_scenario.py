@@ -430,7 +430,7 @@ def test_default_scenario_contents():
     """default.toml is Nova's defaults with crashes and one maintenance window on compute-005."""
     s = load_scenario(ROOT / "data" / "scenarios" / "default.toml")
     assert (s.nova.report_interval, s.nova.service_down_time, s.duration) == (10.0, 60.0, 86400.0)
-    assert [(f.kind, f.rate_per_host_day, f.duration.mean) for f in s.faults] == [("host_crash", 0.25, 1800.0)]
+    assert [(f.kind, f.rate_per_host_day, f.duration.mean) for f in s.faults] == [("host_crash", 0.5, 1800.0)]
     (m,) = s.maintenance
     assert (m.hosts, m.at, m.duration, m.reason) == (["compute-005"], 7200.0, 1800.0, "kernel upgrade")
     assert not s.monitor.enabled and s.tenants.poll_interval == 5.0

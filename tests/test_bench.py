@@ -1,0 +1,42 @@
+"""``simstatus bench`` runs, prints one row per cloud size, and rejects bad sizes (no timing asserts)."""
+
+from __future__ import annotations
+
+import pytest
+
+from simstatus.bench import _ticking_baseline
+from simstatus.cli import main
+
+
+def test_bench_prints_one_row_per_size(capsys):
+    """Two sizes give a header and two rows with the heartbeats the baseline ticked."""
+    assert main(["bench", "--hosts", "2,3", "--hours", "0.1"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert "speed-up" in lines[0] and len(lines) == 3
+    # 360 s at Δ = 10 s with phases i·Δ/n: 36 ticks per host
+    assert lines[1].split()[:3] == ["2", "0.1", "72"]
+    assert lines[2].split()[:3] == ["3", "0.1", "108"]
+
+
+def test_bench_baseline_ticks_every_heartbeat():
+    """The baseline is one event per heartbeat: hosts × duration / report_interval ticks."""
+    _, ticks = _ticking_baseline(4, 100.0, 10.0)
+    assert ticks == 40
+
+
+@pytest.mark.parametrize("argv", [["bench", "--hosts", "0"], ["bench", "--hosts", "x"],
+                                  ["bench", "--hours", "-1"]])
+def test_bench_bad_option_exits_2(argv, capsys):
+    """Bad sizes or hours: argparse's usage message, exit code 2, no traceback."""
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert "error" in err and "Traceback" not in err
+
+
+def test_bench_missing_scenario_exits_2(capsys):
+    """A scenario that does not load stops the bench before any timing, with exit code 2."""
+    assert main(["bench", "nope.toml"]) == 2
+    err = capsys.readouterr().err
+    assert "nope.toml" in err and "Traceback" not in err
