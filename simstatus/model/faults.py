@@ -96,7 +96,7 @@ class FaultInjector:
         return ended is not None and (written_at is None or written_at < ended)
 
     # -- sources ------------------------------------------------------------------------------
-    def add_source(self, index: int, config, rng: np.random.Generator) -> None:
+    def add_source(self, config, rng: np.random.Generator) -> None:
         """Start the arrival process of one ``[[faults]]`` entry."""
         hosts = select_hosts(config.hosts, self.world.hosts, rng)
         self.env.process(self._arrivals(config, hosts, rng))

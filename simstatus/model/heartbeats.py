@@ -18,18 +18,14 @@ plan is a pure function of the host's stream, the timer segments and the fault w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
-
 import numpy as np
 
 from .conditions import Window, in_windows
 from .streams import quantize
 
-__all__ = ["HeartbeatStream", "ReportFate"]
+__all__ = ["HeartbeatStream"]
 
-ReportFate = Literal["written", "lost", "partitioned", "stalled", "skewed"]
 _WRITTEN, _LOST, _PARTITIONED, _STALLED, _SKEWED = range(5)
-_FATES: tuple[ReportFate, ...] = ("written", "lost", "partitioned", "stalled", "skewed")
 _INF = float("inf")
 
 
@@ -96,10 +92,9 @@ class HeartbeatStream:
             origin = quantize(phase)
             self._segments = [_Segment(origin, 0)]
             base = (origin - self.report_interval, origin - self.report_interval, -1)
-        # committed state: the newest write at or before _planned_from
+        # committed state: (written_at, stamp, report count) of the newest write folded in so far
         self._base = base
-        self._planned_from = 0.0
-        # the plan: writes in (_planned_from, _planned_until], sorted, counts increasing
+        # the plan: writes after the base up to _planned_until, sorted, counts increasing
         self._w = np.empty(0)
         self._stamp = np.empty(0)
         self._count = np.empty(0, dtype=np.int64)
@@ -230,7 +225,6 @@ class HeartbeatStream:
         if n:
             self._base = (float(self._w[n - 1]), float(self._stamp[n - 1]), int(self._count[n - 1]))
             self._w, self._stamp, self._count = self._w[n:], self._stamp[n:], self._count[n:]
-        self._planned_from = max(self._planned_from, now)
         # forget draws of reports that can no longer matter
         first = min(int(self._pend_count.min()) if self._pend_count.size else self._next_k,
                     self._base[2] + 1 if self._base else 0, self._next_k)
@@ -251,9 +245,9 @@ class HeartbeatStream:
         sent = np.isfinite(send) & (send <= now) & np.isfinite(w)
         self._pend_count = np.arange(k_lo, max(k_hi, k_lo), dtype=np.int64)[sent]
         self._pend_w, self._pend_stamp = w[sent], stamp[sent]
-        sent_any = np.isfinite(send) & (send <= now)
-        self._next_k = k_lo + (int(np.flatnonzero(sent_any)[-1]) + 1 if sent_any.any() else 0)
-        self._next_k = max(self._next_k, self._segments[-1].k0) if not sent_any.any() else self._next_k
+        # sends rise with the report count, so the reports sent by now are a prefix of the range
+        sent_by_now = np.flatnonzero(np.isfinite(send) & (send <= now))
+        self._next_k = k_lo + int(sent_by_now[-1]) + 1 if sent_by_now.size else max(k_lo, self._segments[-1].k0)
         self._w, self._stamp = np.empty(0), np.empty(0)
         self._count = np.empty(0, dtype=np.int64)
         # planned up to just before now: a report sent and written at exactly now is planned by

@@ -72,9 +72,9 @@ class World:
                                             self.injector.is_faulty, self.injector.explains_unknown,
                                             self.transitions, self.false_unknown)
         counts: dict[str, int] = {}
-        for i, fault in enumerate(s.faults):
+        for fault in s.faults:
             n = counts[fault.kind] = counts.get(fault.kind, -1) + 1
-            self.injector.add_source(i, fault, stream(s.seed, f"fault:{fault.kind}:{n}"))
+            self.injector.add_source(fault, stream(s.seed, f"fault:{fault.kind}:{n}"))
         if s.monitor.enabled:
             self.monitor = FaultMonitor(env, self.cloud, self.injector, s.monitor, stream(s.seed, "monitor"))
         placement = stream(s.seed, "placement")
