@@ -24,7 +24,8 @@ from bisect import bisect_right
 import numpy as np
 import pandas as pd
 
-from .status import HostStatus, STATUS_VALUES
+from .records import typed
+from .status import HostStatus
 
 __all__ = ["VISIBILITY_COLUMNS", "target_statuses", "visibility", "summary"]
 
@@ -138,10 +139,7 @@ def visibility(
                         if seen == seen and not observed <= seen:
                             observed = seen
                 rows.append((host, f"{kind}:{phase}", fault, caused, status, visible, project, observed))
-    frame = pd.DataFrame(rows, columns=VISIBILITY_COLUMNS)
-    frame["status"] = pd.Categorical(frame["status"], categories=list(STATUS_VALUES))
-    for column in ("caused_at", "visible_at", "observed_at"):
-        frame[column] = frame[column].astype("float64")
+    frame = typed(pd.DataFrame(rows, columns=VISIBILITY_COLUMNS))
     return frame.sort_values(["caused_at", "host", "project"], kind="stable").reset_index(drop=True)
 
 

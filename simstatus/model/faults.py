@@ -191,7 +191,7 @@ class FaultInjector:
             stream = world.streams[h]
             if fault.kind in TIMER_FAULTS and not any(k in TIMER_FAULTS for k in self.active[h]):
                 crashed = self._crashed_while_down.pop(h, False)
-                stream.start(now, world.first_report_delay if crashed else 0.0)
+                stream.start(now, stream.first_report_delay if crashed else 0.0)
             stream.replan(now)
             world.probes[h].poke()
         fault.end_event.succeed()

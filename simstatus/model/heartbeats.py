@@ -108,18 +108,20 @@ class HeartbeatStream:
     # -- draws ---------------------------------------------------------------------------
     def _draws(self, k_lo: int, k_hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Delay, lost flag and jitter of reports ``k_lo … k_hi-1`` (drawn once each)."""
-        need = k_hi - self._draw_base
-        while self._delays.size < need:
+        missing = k_hi - self._draw_base - self._delays.size
+        if missing > 0:
+            # always whole chunks, each drawn delays → losses → jitters, so a draw never depends
+            # on how far ahead anything was planned
+            delays, lost, jitters = [self._delays], [self._lost], [self._jitters]
             n = self.CHUNK
-            delays = np.maximum(quantize(np.asarray(self._delay(self._rng, n), dtype=float)), 0.0)
-            lost = self._rng.random(n) < self.loss if self.loss > 0 else np.zeros(n, dtype=bool)
-            if self.jitter > 0:
-                jit = quantize(self._rng.uniform(-self.jitter, self.jitter, n))
-            else:
-                jit = np.zeros(n)
-            self._delays = np.concatenate([self._delays, delays])
-            self._lost = np.concatenate([self._lost, lost])
-            self._jitters = np.concatenate([self._jitters, jit])
+            for _ in range(-(-missing // n)):
+                delays.append(np.maximum(quantize(np.asarray(self._delay(self._rng, n), dtype=float)), 0.0))
+                lost.append(self._rng.random(n) < self.loss if self.loss > 0 else np.zeros(n, dtype=bool))
+                jitters.append(quantize(self._rng.uniform(-self.jitter, self.jitter, n))
+                               if self.jitter > 0 else np.zeros(n))
+            self._delays = np.concatenate(delays)
+            self._lost = np.concatenate(lost)
+            self._jitters = np.concatenate(jitters)
         lo, hi = k_lo - self._draw_base, k_hi - self._draw_base
         return self._delays[lo:hi], self._lost[lo:hi], self._jitters[lo:hi]
 

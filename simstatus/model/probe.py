@@ -89,8 +89,10 @@ class StatusProbe:
             return
         self._transitions.append(TransitionRecord(now, self.host, self.status.value, new.value))
         self.status = new
+        if new != HostStatus.UNKNOWN:
+            return
         report = self.stream.last_report(now)
-        if new == HostStatus.UNKNOWN and not self._explains_unknown(self.host, report and report[0]):
+        if not self._explains_unknown(self.host, report and report[0]):
             cause = self.stream.explain_down(now)
             if cause != "partition":
                 self._open = (now, cause)

@@ -38,7 +38,6 @@ class World:
         self.warnings = [str(w.message) for w in caught]
         self.service_down_time = sdt
         self.hosts: list[str] = s.host_names
-        self.first_report_delay = float(s.heartbeat.first_report_delay)
         group = ServiceGroup(service_down_time=sdt, driver=s.nova.servicegroup_driver)
         self.cloud = Cloud.build(group, self.hosts, s.project_names, s.cloud.servers_per_host,
                                  precedence=s.nova.host_status_precedence, namespace=s.name)
