@@ -1,0 +1,61 @@
+"""Request contexts from noauth2-style tokens.
+
+Nova's ``noauth2`` middleware (``nova/api/openstack/auth.py``) split ``X-Auth-Token`` on the
+first ``:`` into user and project (project defaults to the user), and made the request admin
+only when the user is ``admin``.  Nova never answered 401 there; simstatus answers 401 to a
+request without a token (an option Nova's keystone middleware has), so that client code that
+forgets its token fails here as it would against a real cloud.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .faults import NovaFault
+
+__all__ = ["RequestContext", "context_from_token", "admin_context", "token_for"]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """Who is asking: user, project, and whether Nova treats them as admin.
+
+    ``actor`` names the simulated party behind an admin write (``monitor``, ``operator``) so
+    the action table can tell them apart; HTTP clients are ``client``.
+    """
+
+    user_id: str
+    project_id: str
+    is_admin: bool = False
+    actor: str = "client"
+
+    def policy_credentials(self) -> dict[str, object]:
+        """What oslo.policy checks against (nova/context.py ``to_policy_values``)."""
+        return {
+            "user_id": self.user_id,
+            "project_id": self.project_id,
+            "is_admin": self.is_admin,
+            "roles": ["admin"] if self.is_admin else [],
+        }
+
+
+def context_from_token(token: str | None) -> RequestContext:
+    """``user:project`` → context; a missing or empty token is Nova's 401."""
+    if not token:
+        raise NovaFault(401, "The request you have made requires authentication.")
+    user, sep, project = token.partition(":")
+    if not user:
+        raise NovaFault(401, "The request you have made requires authentication.")
+    if not sep or not project:
+        project = user
+    return RequestContext(user_id=user, project_id=project, is_admin=user == "admin")
+
+
+def admin_context(actor: str = "client") -> RequestContext:
+    """The admin, as the simulated monitor and operators act."""
+    return RequestContext(user_id="admin", project_id="admin", is_admin=True, actor=actor)
+
+
+def token_for(user: str, project: str) -> str:
+    """The noauth2 token a client sends for ``user`` in ``project``."""
+    return f"{user}:{project}"

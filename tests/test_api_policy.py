@@ -1,0 +1,242 @@
+"""Policy: Nova's rule names and Mitaka defaults, layered overrides, and host_status visibility.
+
+Expected answers come from Nova's documented semantics (nova-host-status.md §6): ``is_admin:True``
+tests the context's admin flag; ``project_id:%(project_id)s`` passes when the target's project is
+the caller's; with no target the caller's own project is the target; the unknown-only rule is
+consulted only when ``show:host_status`` fails.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from simstatus.api.auth import RequestContext, admin_context
+from simstatus.api.faults import NovaFault
+from simstatus.api.policy import (
+    ALL_TENANTS_DETAIL,
+    HOST_STATUS,
+    HOST_STATUS_UNKNOWN_ONLY,
+    NFV_RULES,
+    NOVA_DEFAULTS,
+    OS_SERVICES,
+    SERVERS_SHOW,
+    Policy,
+    PolicyError,
+    load_policy,
+)
+
+ADMIN = admin_context()
+OWNER = RequestContext(user_id="alice", project_id="p1")
+OTHER = RequestContext(user_id="bob", project_id="p2")
+OWN = {"project_id": "p1"}
+THEIRS = {"project_id": "p2"}
+
+
+def test_default_host_status_admin_passes():
+    """By default the admin sees host_status for any project's server."""
+    assert Policy().check(HOST_STATUS, ADMIN, OWN) is True
+
+
+def test_default_host_status_owner_fails():
+    """By default (rule:admin_api) an owner does not see host_status for its own server."""
+    assert Policy().check(HOST_STATUS, OWNER, OWN) is False
+
+
+def test_default_host_status_other_tenant_fails():
+    """By default another tenant does not see host_status either."""
+    assert Policy().check(HOST_STATUS, OTHER, OWN) is False
+
+
+def test_default_visibility_is_all_for_admin_none_for_tenants():
+    """Default visibility: admin sees every value, tenants see nothing."""
+    policy = Policy()
+    assert [policy.host_status_visibility(c, OWN) for c in (ADMIN, OWNER, OTHER)] == [
+        "all", "none", "none"]
+
+
+def test_nfv_rule_owner_passes_for_own_project():
+    """With the NFV rule an owner sees host_status on its own project's server."""
+    assert Policy(NFV_RULES).check(HOST_STATUS, OWNER, OWN) is True
+
+
+def test_nfv_rule_owner_fails_for_other_project():
+    """With the NFV rule an owner still may not see another project's server's host_status."""
+    assert Policy(NFV_RULES).check(HOST_STATUS, OWNER, THEIRS) is False
+
+
+def test_default_target_is_callers_project():
+    """Without a target the caller's own project is the target, so admin_or_owner passes."""
+    policy = Policy(NFV_RULES)
+    assert (policy.check(HOST_STATUS, OWNER), policy.check(SERVERS_SHOW, OTHER)) == (True, True)
+
+
+def test_memo_distinguishes_contexts_and_targets():
+    """Repeated checks on one instance answer per (context, target), not from the first answer."""
+    policy = Policy(NFV_RULES)
+    answers = [policy.check(HOST_STATUS, c, t)
+               for _ in range(2) for c in (OWNER, OTHER) for t in (OWN, THEIRS)]
+    assert answers == [True, False, False, True] * 2
+
+
+def test_unknown_only_rule_gives_unknown_only_visibility():
+    """unknown-only set to admin_or_owner: the owner sees only UNKNOWN, the admin still sees all."""
+    policy = Policy({HOST_STATUS_UNKNOWN_ONLY: "rule:admin_or_owner"})
+    assert [policy.host_status_visibility(c, OWN) for c in (OWNER, ADMIN, OTHER)] == [
+        "unknown-only", "all", "none"]
+
+
+def test_unknown_only_ignored_when_main_rule_passes():
+    """When show:host_status passes the unknown-only rule is not consulted: visibility is all."""
+    policy = Policy({**NFV_RULES, HOST_STATUS_UNKNOWN_ONLY: "rule:admin_or_owner"})
+    assert policy.host_status_visibility(OWNER, OWN) == "all"
+
+
+def test_all_tenants_is_admin_only():
+    """get_all_tenants (is_admin:True) passes for the admin only."""
+    policy = Policy()
+    assert (policy.check(ALL_TENANTS_DETAIL, ADMIN), policy.check(ALL_TENANTS_DETAIL, OWNER)) == (
+        True, False)
+
+
+def test_authorize_raises_nova_403_with_exact_message():
+    """A refused authorize is Nova's 403 'Policy doesn't allow <rule> to be performed.'."""
+    with pytest.raises(NovaFault) as info:
+        Policy().authorize(OS_SERVICES, OWNER)
+    assert (info.value.code, info.value.message) == (
+        403, "Policy doesn't allow os_compute_api:os-services to be performed.")
+    assert info.value.body() == {"forbidden": {
+        "code": 403, "message": "Policy doesn't allow os_compute_api:os-services to be performed."}}
+
+
+def test_authorize_passes_silently():
+    """An allowed authorize returns None."""
+    assert Policy().authorize(OS_SERVICES, ADMIN) is None
+
+
+def test_rules_are_defaults_plus_overrides():
+    """rules() reports every default and each override's check string."""
+    rules = Policy(NFV_RULES).rules()
+    assert rules == {**NOVA_DEFAULTS, HOST_STATUS: "rule:admin_or_owner"}
+
+
+def test_unknown_rule_names_are_kept_and_unknown_checks_use_default():
+    """Extra rule names are kept; checking a name with no rule falls back to ``default``."""
+    policy = Policy({"os_compute_api:os-hypervisors": "rule:admin_api"})
+    assert policy.rules()["os_compute_api:os-hypervisors"] == "rule:admin_api"
+    assert policy.check("os_compute_api:os-hypervisors", OWNER) is False
+    # default = rule:admin_or_owner
+    assert (policy.check("os_compute_api:no-such-rule", OWNER, OWN),
+            policy.check("os_compute_api:no-such-rule", OWNER, THEIRS)) == (True, False)
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+def test_layering_scenario_then_file_then_cli(tmp_path, fmt):
+    """Later layers win rule by rule: defaults < scenario < policy file < --policy."""
+    scenario = {HOST_STATUS: "rule:admin_or_owner", OS_SERVICES: "rule:admin_or_owner",
+                SERVERS_SHOW: "is_admin:True"}
+    file_rules = {OS_SERVICES: "!", SERVERS_SHOW: "!"}
+    path = tmp_path / f"policy.{fmt}"
+    if fmt == "yaml":
+        path.write_text("".join(f'"{k}": "{v}"\n' for k, v in file_rules.items()))
+    else:
+        path.write_text(json.dumps(file_rules, indent=4))
+    policy = load_policy(scenario, path, [f"{SERVERS_SHOW}=@"])
+    rules = policy.rules()
+    assert (rules[HOST_STATUS], rules[OS_SERVICES], rules[SERVERS_SHOW], rules[ALL_TENANTS_DETAIL]) == (
+        "rule:admin_or_owner", "!", "@", "is_admin:True")
+    # scenario rule in force, file rule denies even the admin, CLI rule allows anyone
+    assert (policy.check(HOST_STATUS, OWNER), policy.check(OS_SERVICES, ADMIN),
+            policy.check(SERVERS_SHOW, OTHER, OWN)) == (True, False, True)
+
+
+def test_cli_overrides_accept_a_mapping_and_split_on_first_equals():
+    """--policy strings split on the first '='; a mapping is taken as already split."""
+    a = load_policy(overrides=[f"{HOST_STATUS} = rule:admin_or_owner"])
+    b = load_policy(overrides={HOST_STATUS: "rule:admin_or_owner"})
+    assert a.rules()[HOST_STATUS] == b.rules()[HOST_STATUS] == "rule:admin_or_owner"
+
+
+def test_empty_check_string_allows_everyone():
+    """An empty check string means 'always' in oslo.policy, so another tenant passes."""
+    assert load_policy(overrides=[f"{HOST_STATUS}="]).check(HOST_STATUS, OTHER, OWN) is True
+
+
+def test_empty_policy_file_keeps_defaults(tmp_path):
+    """An empty policy file has no rules (as in oslo.policy), so the defaults hold."""
+    path = tmp_path / "policy.yaml"
+    path.write_text("")
+    assert load_policy(policy_file=path).rules() == dict(NOVA_DEFAULTS)
+
+
+def test_policy_never_reads_files_in_cwd(tmp_path, monkeypatch):
+    """A policy.yaml or policy.d in the working directory is ignored; only named files count."""
+    (tmp_path / "policy.yaml").write_text(f'"{HOST_STATUS}": "@"\n')
+    (tmp_path / "policy.d").mkdir()
+    (tmp_path / "policy.d" / "x.yaml").write_text(f'"{HOST_STATUS}": "@"\n')
+    monkeypatch.chdir(tmp_path)
+    assert Policy().check(HOST_STATUS, OTHER, OWN) is False
+
+
+def test_instances_do_not_affect_each_other():
+    """Two policies with different rules answer independently, in either order."""
+    nfv, default = Policy(NFV_RULES), Policy()
+    assert (nfv.check(HOST_STATUS, OWNER), default.check(HOST_STATUS, OWNER),
+            Policy(NFV_RULES).check(HOST_STATUS, OWNER)) == (True, False, True)
+    assert default.rules()[HOST_STATUS] == "rule:admin_api"
+
+
+def test_many_instances_are_cheap():
+    """Hundreds of policies can be built (each with its own enforcer) in well under a second each."""
+    policies = [Policy({HOST_STATUS: "rule:admin_or_owner"} if i % 2 else None) for i in range(200)]
+    assert [p.check(HOST_STATUS, OWNER) for p in policies[:4]] == [False, True, False, True]
+
+
+def _bad_file(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("make_args, fragment", [
+    (lambda p: {"policy_file": p / "missing.yaml"}, "no such file"),
+    (lambda p: {"policy_file": _bad_file(p, "list.yaml", "- a\n- b\n")},
+     "expected a mapping of rule name to check string, got list"),
+    (lambda p: {"policy_file": _bad_file(p, "num.json", json.dumps({HOST_STATUS: 1}))},
+     "check string must be a string, got int"),
+    (lambda p: {"policy_file": _bad_file(p, "broken.yaml", "a: [b\n")}, "not valid YAML or JSON"),
+    (lambda p: {"scenario_rules": ["x"]}, "scenario [nova.policy]: expected a mapping"),
+    (lambda p: {"overrides": [HOST_STATUS]}, "expected RULE=CHECK"),
+    (lambda p: {"overrides": ["=rule:admin_api"]}, "rule names must be non-empty strings"),
+    (lambda p: {"overrides": [f"{HOST_STATUS}=is_admin"]}, "cannot parse check string 'is_admin'"),
+    (lambda p: {"overrides": [f"{HOST_STATUS}=(is_admin:True"]}, "cannot parse check string"),
+    (lambda p: {"overrides": [f"{HOST_STATUS}=is_admin:True or"]}, "cannot parse check string"),
+    (lambda p: {"scenario_rules": {HOST_STATUS: "is_admin:True or garbage"}},
+     "scenario [nova.policy]: rule 'os_compute_api:servers:show:host_status': cannot parse"),
+    (lambda p: {"overrides": [f"{HOST_STATUS}=rule:admin_ap"]}, "refers to undefined rule 'admin_ap'"),
+    (lambda p: {"overrides": ["admin_api=rule:admin_or_owner", "admin_or_owner=rule:admin_api"]},
+     "cycle"),
+])
+def test_bad_input_raises_policy_error(tmp_path, caplog, make_args, fragment):
+    """Each kind of bad input is a one-line PolicyError saying what is wrong, logging nothing."""
+    with caplog.at_level(logging.DEBUG), pytest.raises(PolicyError) as info:
+        load_policy(**make_args(tmp_path))
+    message = str(info.value)
+    assert fragment in message and "\n" not in message
+    assert isinstance(info.value, ValueError)
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_bad_check_in_policy_constructor_raises():
+    """Policy(overrides) validates like load_policy does."""
+    with pytest.raises(PolicyError, match="cannot parse check string"):
+        Policy({HOST_STATUS: "not"})
+
+
+def test_valid_rules_with_deny_tokens_are_accepted():
+    """'!' and 'not' are real syntax, not parse failures."""
+    policy = Policy({HOST_STATUS: "! or is_admin:True", OS_SERVICES: "not rule:admin_api"})
+    assert (policy.check(HOST_STATUS, ADMIN), policy.check(OS_SERVICES, ADMIN),
+            policy.check(OS_SERVICES, OWNER)) == (True, False, True)
