@@ -15,21 +15,27 @@ it was already showing; NaN if it never showed).  ``observed_at`` is the first p
 project's servers on that host that returned such a status while the resolver still showed it
 (``visible_at`` if what the tenant last saw already was such a status — even from an earlier episode:
 a tenant that still believes the host is unhealthy has nothing new to learn; NaN if missed).
+``hidden_by_policy`` is true where the project's tenants cannot see the status at all (policy or
+microversion omit ``host_status``, or show only ``UNKNOWN``): then ``observed_at`` is NaN and the
+row is not counted as missed.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
+from .api.views import HostStatusVisibility, host_status_field
 from .records import typed
 from .status import HostStatus
 
 __all__ = ["VISIBILITY_COLUMNS", "target_statuses", "visibility", "summary"]
 
-VISIBILITY_COLUMNS = ["host", "event", "fault", "caused_at", "status", "visible_at", "project", "observed_at"]
+VISIBILITY_COLUMNS = ["host", "event", "fault", "caused_at", "status", "visible_at", "project", "observed_at",
+                      "hidden_by_policy"]
 _UNHEALTHY = frozenset({HostStatus.UNKNOWN.value, HostStatus.DOWN.value, HostStatus.MAINTENANCE.value})
 _DAY = 86400.0
 
@@ -91,19 +97,28 @@ def _maintenance_spans(events: pd.DataFrame) -> dict[str, list[tuple[float, floa
     return spans
 
 
+def _hidden(status: str | None, target: frozenset[str], shown: HostStatusVisibility) -> bool:
+    """Whether a tenant could not see the status that reflected the event (or any target status)."""
+    candidates = (status,) if status is not None else target
+    return all(host_status_field(s, shown) is None for s in candidates)
+
+
 def visibility(
     events: pd.DataFrame,
     transitions: pd.DataFrame,
     observations: pd.DataFrame,
     servers: pd.DataFrame,
+    shown: Mapping[str, HostStatusVisibility] | None = None,
 ) -> pd.DataFrame:
     """One row per ground-truth event and project with servers on the event's host.
 
     A host without servers still gets one row per event, with ``project`` null and ``observed_at``
     NaN, so that its latency to the API is not lost.
 
-    ``servers`` has columns ``server`` (name), ``project`` and ``host``.
+    ``servers`` has columns ``server`` (name), ``project`` and ``host``; ``shown`` says per project
+    how much of ``host_status`` its tenants may see (default: all of it).
     """
+    shown = shown or {}
     spans = _maintenance_spans(events)
     trans = _timelines(transitions, "host")
     obs = _timelines(observations, "server")
@@ -128,17 +143,18 @@ def visibility(
             visible, status = _first_in(t_at, t_to, caused, until, target)
             leave = _leaves(t_at, t_to, visible, target) if status is not None else np.inf
             if not projects:  # no servers on the host: the API side still counts
-                rows.append((host, f"{kind}:{phase}", fault, caused, status, visible, None, np.nan))
+                rows.append((host, f"{kind}:{phase}", fault, caused, status, visible, None, np.nan, False))
             for project in sorted(projects):
                 observed = np.nan
-                if status is not None:
+                hidden = _hidden(status, target, shown.get(project, "all"))
+                if status is not None and not hidden:
                     for name in projects[project]:
                         o_at, o_to = obs.get(name, ([], []))
                         # a poll at the instant the resolver moved on still saw the old answer
                         seen, _ = _first_in(o_at, o_to, visible, np.nextafter(leave, np.inf), target)
                         if seen == seen and not observed <= seen:
                             observed = seen
-                rows.append((host, f"{kind}:{phase}", fault, caused, status, visible, project, observed))
+                rows.append((host, f"{kind}:{phase}", fault, caused, status, visible, project, observed, hidden))
     frame = typed(pd.DataFrame(rows, columns=VISIBILITY_COLUMNS))
     return frame.sort_values(["caused_at", "host", "project"], kind="stable").reset_index(drop=True)
 
@@ -148,7 +164,7 @@ def summary(visibility_table: pd.DataFrame, false_unknown: pd.DataFrame, host_da
 
     Latencies to the API count each (event, host) once; latencies to tenants count each
     (event, host, project).  ``never_visible``: the resolver never showed the change;
-    ``missed``: it showed, but no tenant poll saw it.
+    ``missed``: it showed, but no tenant poll saw it; ``hidden``: tenants could not see it (policy).
     """
     v = visibility_table
     out = []
@@ -156,6 +172,7 @@ def summary(visibility_table: pd.DataFrame, false_unknown: pd.DataFrame, host_da
         per_host = rows.drop_duplicates(["fault", "host", "event"])
         api = (per_host["visible_at"] - per_host["caused_at"]).dropna()
         ten = (rows["observed_at"] - rows["caused_at"]).dropna()
+        hidden = rows["hidden_by_policy"].astype(bool) if "hidden_by_policy" in rows else pd.Series(False, rows.index)
         out.append({
             "event": label,
             "events": len(per_host),
@@ -166,15 +183,17 @@ def summary(visibility_table: pd.DataFrame, false_unknown: pd.DataFrame, host_da
             "tenant_p50_s": ten.median() if len(ten) else np.nan,
             "tenant_p95_s": ten.quantile(0.95) if len(ten) else np.nan,
             "tenant_max_s": ten.max() if len(ten) else np.nan,
-            "missed": int((rows["project"].notna() & rows["visible_at"].notna() & rows["observed_at"].isna()).sum()),
+            "missed": int((rows["project"].notna() & rows["visible_at"].notna() & rows["observed_at"].isna()
+                           & ~hidden).sum()),
+            "hidden": int(hidden.sum()),
         })
     table = pd.DataFrame(out, columns=[
         "event", "events", "never_visible", "api_p50_s", "api_p95_s", "api_max_s",
-        "tenant_p50_s", "tenant_p95_s", "tenant_max_s", "missed"])
+        "tenant_p50_s", "tenant_p95_s", "tenant_max_s", "missed", "hidden"])
     episodes = len(false_unknown)
     false_row = pd.DataFrame([{"event": "false UNKNOWN", "events": episodes}])
     table = pd.concat([table, false_row], ignore_index=True) if len(table) else false_row.reindex(columns=table.columns)
-    for column in ("events", "never_visible", "missed"):
+    for column in ("events", "never_visible", "missed", "hidden"):
         table[column] = table[column].astype("Int64")
     table["per_host_day"] = np.nan
     table.loc[table["event"] == "false UNKNOWN", "per_host_day"] = episodes / host_days if host_days else np.nan

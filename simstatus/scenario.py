@@ -563,6 +563,11 @@ class NovaConfig(_Model):
                                           f'e.g. "rule:admin_api" (got {_show(check)})'))
         if problems:
             raise _Problems(problems)
+        from .api.policy import PolicyError, load_policy  # oslo.policy's parser decides what parses
+        try:
+            load_policy(dict(v))
+        except PolicyError as exc:
+            raise ValueError(str(exc)) from None
         return dict(v)
 
 
@@ -657,11 +662,38 @@ class MaintenanceConfig(_Model):
     reason: Text = "maintenance"
 
 
+def _microversion(value: Any) -> str:
+    """A compute microversion the embedded API serves: "2.1" … "2.16" or "latest"."""
+    if isinstance(value, float):
+        raise ValueError(f'write the microversion as a string (got {_show(value)}; allowed: "2.1" … "2.16" '
+                         'or "latest", quoted: 2.10 is not 2.1)')
+    if not isinstance(value, str):
+        raise ValueError(f'not a microversion (got {_show(value)}; allowed: "2.1" … "2.16" or "latest")')
+    from .api.microversions import parse_version  # the API's own rule, not a copy
+    from .api.faults import NovaFault
+    try:
+        parse_version(value)
+    except NovaFault:
+        raise ValueError(f'not a microversion the API serves (got {_show(value)}; allowed: "2.1" … "2.16" '
+                         'or "latest")') from None
+    return value
+
+
 class TenantsConfig(_Model):
-    """How tenants look at their servers: poll interval, and whether each poll is simulated."""
+    """How tenants look at their servers: which API call, how often, and how each poll is simulated."""
 
     poll_interval: PositiveDuration = 5.0
     mode: Literal["schedule", "poll"] = "schedule"
+    endpoint: Literal["show", "detail"] = "show"
+    microversion: Annotated[str, BeforeValidator(_microversion)] = "2.16"
+    transport: Literal["direct", "asgi"] = "direct"
+
+    @model_validator(mode="after")
+    def _transport_needs_polls(self) -> TenantsConfig:
+        if self.transport == "asgi" and self.mode != "poll":
+            raise _Problems([(("transport",), 'sends each poll through the HTTP app, so it needs '
+                                              'mode = "poll" (got mode = "schedule")')])
+        return self
 
 
 def _start(value: Any) -> datetime:

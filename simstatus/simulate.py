@@ -138,7 +138,7 @@ def simulate(scenario: Scenario | str | os.PathLike | Mapping[str, Any], **overr
         actions=to_frame(world.actions, ActionRecord),
         transitions=transitions,
         observations=observations,
-        visibility=metrics.visibility(events, transitions, observations, servers),
+        visibility=metrics.visibility(events, transitions, observations, servers, world.tenant_visibility),
         false_unknown=to_frame(world.false_unknown, FalseUnknownRecord),
     )
     result.meta = {
@@ -149,6 +149,8 @@ def simulate(scenario: Scenario | str | os.PathLike | Mapping[str, Any], **overr
         "configured_service_down_time": s.nova.service_down_time,
         "service_down_time": world.service_down_time,
         "warnings": world.warnings,
+        "policy": world.policy.rules(),
+        "tenant_host_status": dict(sorted(world.tenant_visibility.items())),
         "counts": {
             **{name: len(frame) for name, frame in result.tables().items()},
             "faults": len(world.injector.faults),

@@ -62,7 +62,9 @@ ONE_SERVER = _servers(("s1", "p1", "h1"))
 
 def _expected(*rows: tuple) -> pd.DataFrame:
     """A visibility table (typed as visibility() types it) from
-    ``(host, event, fault, caused_at, status, visible_at, project, observed_at)`` tuples."""
+    ``(host, event, fault, caused_at, status, visible_at, project, observed_at[, hidden_by_policy])``
+    tuples (hidden_by_policy defaults to False)."""
+    rows = [tuple(r) + (False,) * (len(VISIBILITY_COLUMNS) - len(r)) for r in rows]
     frame = pd.DataFrame(list(rows), columns=VISIBILITY_COLUMNS)
     frame["status"] = pd.Categorical(frame["status"], categories=list(STATUS_VALUES))
     for column in ("caused_at", "visible_at", "observed_at"):
@@ -336,7 +338,7 @@ def test_summary_rows_are_sorted_event_labels_then_false_unknown(table):
     assert list(table.index) == ["control_plane_stall:start", "host_crash:end", "host_crash:start",
                                  "false UNKNOWN"]
     assert list(table.columns) == ["events", "never_visible", "api_p50_s", "api_p95_s", "api_max_s",
-                                   "tenant_p50_s", "tenant_p95_s", "tenant_max_s", "missed",
+                                   "tenant_p50_s", "tenant_p95_s", "tenant_max_s", "missed", "hidden",
                                    "per_host_day"]
 
 

@@ -116,7 +116,7 @@ def test_tenants_modes_agree_when_a_poll_coincides_with_a_transition(monkeypatch
     import simstatus.model.world as world
 
     # every server polls at 0, 5, 10, …: the disable at 10 s and its enable at 30 s fall on polls
-    monkeypatch.setattr(world, "poll_phases", lambda servers, interval, rng: {s.id: 0.0 for s in servers})
+    monkeypatch.setattr(world, "poll_phases", lambda servers, interval, rng, endpoint: {s.id: 0.0 for s in servers})
     scenario = {"duration": "2m", "cloud": {"hosts": 1, "projects": 1, "servers_per_host": 1},
                 "maintenance": [{"hosts": ["compute-000"], "at": "10s", "duration": "20s"}]}
     schedule = simulate(scenario, tenants__mode="schedule")

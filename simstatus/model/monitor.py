@@ -1,5 +1,8 @@
 """An external fault monitor (OPNFV Doctor, Masakari) that marks failed hosts through os-services.
 
+It calls the os-services API functions as admin (microversion 2.11), as Doctor's inspector does
+over HTTP; the writes are recorded with actor ``monitor``.
+
 It learns of a fault ``detection_delay`` after it starts (if the fault is still there), and
 its os-services write lands ``action_latency`` later: ``force_down`` (Doctor, → DOWN) or
 ``disable`` with a reason (Masakari, → MAINTENANCE).  With ``undo_on_recovery`` it reverses
@@ -13,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 import simpy
 
-from ..cloud import Cloud
+from ..api import compute
+from .admin import mark_service
 from .faults import Fault, FaultInjector
 from .streams import quantize
 
@@ -24,9 +28,9 @@ class FaultMonitor:
     """Reacts to the faults of the kinds it ``detects``."""
 
     def __init__(
-        self, env: simpy.Environment, cloud: Cloud, injector: FaultInjector, config, rng: np.random.Generator
+        self, env: simpy.Environment, api: compute.Backend, injector: FaultInjector, config, rng: np.random.Generator
     ) -> None:
-        self.env, self.cloud, self.config, self.rng = env, cloud, config, rng
+        self.env, self.api, self.config, self.rng = env, api, config, rng
         self._acted: dict[str, set[str]] = {}  # host -> fault ids it acted on and not yet undone
         injector.listen(self._on_fault)
 
@@ -45,8 +49,7 @@ class FaultMonitor:
         yield self.env.timeout(latency)
         reason = f"{fault.kind} {fault.id}"
         action, undo = ("force_down", "unforce_down") if c.action == "force_down" else ("disable", "enable")
-        self.cloud.update_service(host, action, actor="monitor", now=self.env.now,
-                                  reason=reason if action == "disable" else None)
+        mark_service(self.api, "monitor", host, action, reason if action == "disable" else None)
         acted = self._acted.setdefault(host, set())
         acted.add(fault.id)
         if not c.undo_on_recovery:
@@ -59,4 +62,4 @@ class FaultMonitor:
         yield self.env.timeout(max(noticed - self.env.now, 0.0) + latency)
         acted.discard(fault.id)
         if not acted:
-            self.cloud.update_service(host, undo, actor="monitor", now=self.env.now)
+            mark_service(self.api, "monitor", host, undo)

@@ -1,38 +1,82 @@
-"""Tenants polling ``host_status`` of their servers, each server on its own random phase.
+"""Tenants polling ``host_status`` of their servers through the compute API.
 
-Every project polls each of its servers every ``poll_interval`` seconds, starting at a
-random phase in ``[0, poll_interval)``.  A poll at ``t`` returns the resolver's answer at
-``t``; a tenant records an observation when the answer differs from what it saw before
-(tenants start out having seen ``UP``).
+Every server is polled every ``poll_interval`` seconds from a random phase in
+``[0, poll_interval)``: with ``endpoint = "show"`` each server on its own phase
+(``GET /servers/{id}``), with ``"detail"`` each project on one phase for all its servers
+(``GET /servers/detail``).  A tenant polls with its own token and microversion under the
+scenario's policy, so it sees what the API would return: the status, or no ``host_status`` key
+at all (recorded as a null status) where policy or microversion hide it.  A tenant records an
+observation when what it sees differs from what it saw before; it starts out having seen what a
+healthy host shows it.
 
-Two modes give the same table:
+Three ways give the same table:
 
-* ``"poll"``: every poll is a SimPy event that calls the resolver (what the API will do);
-* ``"schedule"`` (default): computed after the run from the exact transitions and each
-  server's poll times — only the first poll after each transition can see something new,
-  so the cost follows the transitions, not the polls.
+* ``mode = "poll"``: every poll is a SimPy event that calls :mod:`simstatus.api.compute`
+  (``transport = "direct"``) or sends the HTTP request through the FastAPI app in-process
+  (``transport = "asgi"``);
+* ``mode = "schedule"`` (default): computed after the run from the exact transitions and each
+  server's poll times — only the first poll after each transition can see something new, so the
+  cost follows the transitions, not the polls.  What a tenant may see is decided by the same
+  policy check and the same :func:`~simstatus.api.views.host_status_field` as the API uses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import simpy
 
-from ..cloud import Cloud, Server
+from ..api import compute
+from ..api.auth import RequestContext, token_for
+from ..api.microversions import APIVersion, parse_version
+from ..api.views import HostStatusVisibility, host_status_field
+from ..cloud import Server
 from ..records import ObservationRecord, TransitionRecord
 from ..status import HostStatus
 from .streams import quantize
 
-__all__ = ["poll_phases", "TenantPoller", "observations_from_schedule"]
+__all__ = [
+    "poll_phases",
+    "tenant_context",
+    "tenant_visibility",
+    "TenantPoller",
+    "observations_from_schedule",
+]
+
+_V2_16 = APIVersion(2, 16)
 
 
-def poll_phases(servers: Iterable[Server], poll_interval: float, rng: np.random.Generator) -> dict[str, float]:
-    """Each server's first poll instant, uniform in ``[0, poll_interval)``, in server order."""
+def poll_phases(servers: Iterable[Server], poll_interval: float, rng: np.random.Generator,
+                endpoint: str = "show") -> dict[str, float]:
+    """Each server's first poll instant, uniform in ``[0, poll_interval)``.
+
+    ``show``: one draw per server, in server order; ``detail``: one draw per project, in order of
+    first appearance, shared by the project's servers.
+    """
     servers = list(servers)
+    if endpoint == "detail":
+        projects = list(dict.fromkeys(s.project for s in servers))
+        draws = quantize(rng.uniform(0.0, poll_interval, len(projects)))
+        by_project = {p: float(d) for p, d in zip(projects, draws)}
+        return {s.id: by_project[s.project] for s in servers}
     draws = quantize(rng.uniform(0.0, poll_interval, len(servers)))
     return {s.id: float(d) for s, d in zip(servers, draws)}
+
+
+def tenant_context(server: Server) -> RequestContext:
+    """The context of the server's owner, as its noauth2 token ``user:project`` gives it."""
+    return RequestContext(user_id=server.user, project_id=server.project)
+
+
+def tenant_visibility(api: compute.Backend, server: Server, microversion: str,
+                      endpoint: str = "show") -> HostStatusVisibility:
+    """How much of ``host_status`` the owner of ``server`` may see (the API's own policy checks)."""
+    if parse_version(microversion) < _V2_16:
+        return "none"
+    target = {"project_id": server.project} if endpoint == "show" else None
+    return api.policy.host_status_visibility(tenant_context(server), target)
 
 
 class _Poll(simpy.events.Event):
@@ -40,7 +84,7 @@ class _Poll(simpy.events.Event):
 
     ``simpy.Timeout`` with URGENT priority: a poll at exactly the instant of a service write sees
     the answer from before the write, which is what the schedule mode assumes (a poll at ``t``
-    sees changes strictly before ``t``), so the two modes agree even on ties.
+    sees changes strictly before ``t``), so the modes agree even on ties.
     """
 
     def __init__(self, env: simpy.Environment, delay: float) -> None:
@@ -50,27 +94,100 @@ class _Poll(simpy.events.Event):
         env.schedule(self, simpy.core.URGENT, delay)
 
 
+Fetch = Callable[[RequestContext, str | None], dict[str, str | None]]
+"""``fetch(ctx, server_id)``: server id → the ``host_status`` the response carried (None: no key).
+
+``server_id`` None means the project's detail list."""
+
+
+def direct_fetch(api: compute.Backend, version: APIVersion) -> Fetch:
+    """Polls that call the API functions in-process."""
+    def fetch(ctx: RequestContext, server_id: str | None) -> dict[str, str | None]:
+        if server_id is not None:
+            body = compute.show_server(api, ctx, version, server_id)["server"]
+            return {body["id"]: body.get("host_status")}
+        out: dict[str, str | None] = {}
+        query: dict[str, str] = {}
+        while True:
+            page = compute.list_servers(api, ctx, version, query, detail=True)
+            out.update((s["id"], s.get("host_status")) for s in page["servers"])
+            if "servers_links" not in page:
+                return out
+            query = {"marker": page["servers"][-1]["id"]}
+    return fetch
+
+
+class AsgiFetch:
+    """Polls sent as HTTP requests through the FastAPI app, in-process (httpx's ASGI transport)."""
+
+    def __init__(self, api: compute.Backend, version: APIVersion) -> None:
+        import httpx  # only this option needs the HTTP stack
+
+        from ..api.app import create_app
+
+        self.loop = asyncio.new_event_loop()
+        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(api)),
+                                        base_url=api.base_url)
+        self.headers = {"OpenStack-API-Version": f"compute {version}"}
+
+    def _get(self, ctx: RequestContext, path: str) -> dict:
+        headers = {**self.headers, "X-Auth-Token": token_for(ctx.user_id, ctx.project_id)}
+        response = self.loop.run_until_complete(self.client.get(path, headers=headers))
+        if response.status_code != 200:
+            raise RuntimeError(f"tenant poll GET {path} answered {response.status_code}: {response.text}")
+        return response.json()
+
+    def __call__(self, ctx: RequestContext, server_id: str | None) -> dict[str, str | None]:
+        if server_id is not None:
+            body = self._get(ctx, f"/v2.1/servers/{server_id}")["server"]
+            return {body["id"]: body.get("host_status")}
+        out: dict[str, str | None] = {}
+        path = "/v2.1/servers/detail"
+        while True:
+            page = self._get(ctx, path)
+            out.update((s["id"], s.get("host_status")) for s in page["servers"])
+            if "servers_links" not in page:
+                return out
+            path = f"/v2.1/servers/detail?marker={page['servers'][-1]['id']}"
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.client.aclose())
+        self.loop.close()
+
+
 class TenantPoller:
-    """``"poll"`` mode: one SimPy process per server, a resolver read per poll."""
+    """``"poll"`` mode: one SimPy process per server (show) or per project (detail)."""
 
-    def __init__(self, env: simpy.Environment, cloud: Cloud, phases: dict[str, float],
-                 poll_interval: float, observations: list[ObservationRecord]) -> None:
-        self.env, self.cloud, self.poll_interval = env, cloud, poll_interval
-        self.observations = observations
-        for server_id, phase in phases.items():
-            env.process(self._poll(cloud.servers[server_id], phase))
+    def __init__(self, env: simpy.Environment, api: compute.Backend, phases: dict[str, float],
+                 poll_interval: float, observations: list[ObservationRecord], fetch: Fetch,
+                 seen: Callable[[Server], str | None], endpoint: str = "show") -> None:
+        self.env, self.api, self.poll_interval = env, api, poll_interval
+        self.observations, self.fetch, self.seen = observations, fetch, seen
+        servers = api.cloud.servers
+        if endpoint == "detail":
+            groups: dict[str, list[Server]] = {}
+            for server_id in phases:
+                groups.setdefault(servers[server_id].project, []).append(servers[server_id])
+            for group in groups.values():
+                env.process(self._poll(group, phases[group[0].id], detail=True))
+        else:
+            for server_id, phase in phases.items():
+                env.process(self._poll([servers[server_id]], phase, detail=False))
 
-    def _poll(self, server: Server, phase: float):
-        env, cloud = self.env, self.cloud
-        seen = HostStatus.UP.value
+    def _poll(self, group: list[Server], phase: float, *, detail: bool):
+        env = self.env
+        ctx = tenant_context(group[0])
+        seen = {s.id: self.seen(s) for s in group}
         k = 0
         while True:
             yield _Poll(env, phase + k * self.poll_interval - env.now)
-            status = cloud.host_status(server.host, env.now).value
-            if status != seen:
-                self.observations.append(
-                    ObservationRecord(env.now, server.project, server.name, server.host or "", seen, status))
-                seen = status
+            shown = self.fetch(ctx, None if detail else group[0].id)
+            for server in group:
+                status = shown.get(server.id)
+                if status != seen[server.id]:
+                    self.observations.append(ObservationRecord(
+                        env.now, server.project, server.name, server.host or "", seen[server.id], status))
+                    seen[server.id] = status
             k += 1
 
 
@@ -80,6 +197,7 @@ def observations_from_schedule(
     poll_interval: float,
     duration: float,
     transitions: list[TransitionRecord],
+    visibility: Callable[[Server], HostStatusVisibility] = lambda server: "all",
 ) -> list[ObservationRecord]:
     """What each server's polls saw, from the transitions (a poll at ``t`` sees changes before ``t``)."""
     by_host: dict[str, tuple[np.ndarray, list[str]]] = {}
@@ -87,8 +205,12 @@ def observations_from_schedule(
         rows = [t for t in transitions if t.host == host]
         by_host[host] = (np.array([t.at for t in rows]), [t.to_status for t in rows])
     out: list[ObservationRecord] = []
+    up = HostStatus.UP.value
     for server in servers:
         if server.host not in by_host:
+            continue
+        shown = visibility(server)
+        if shown == "none":
             continue
         at, to = by_host[server.host]
         phase = phases[server.id]
@@ -98,9 +220,9 @@ def observations_from_schedule(
         polls = polls[polls < duration]
         # status a poll at t sees: the last transition strictly before t
         idx = np.searchsorted(at, polls, side="left") - 1
-        seen = HostStatus.UP.value
+        seen = host_status_field(up, shown)
         for t, i in zip(polls.tolist(), idx.tolist()):
-            status = to[i] if i >= 0 else HostStatus.UP.value
+            status = host_status_field(to[i] if i >= 0 else up, shown)
             if status != seen:
                 out.append(ObservationRecord(t, server.project, server.name, server.host, seen, status))
                 seen = status

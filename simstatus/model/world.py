@@ -11,9 +11,14 @@ import warnings
 
 import simpy
 
+from ..api.compute import Backend
+from ..api.microversions import parse_version
+from ..api.policy import Policy, load_policy
+from ..api.views import host_status_field
 from ..cloud import Cloud
 from ..records import ActionRecord, EventRecord, FalseUnknownRecord, ObservationRecord, TransitionRecord
 from ..servicegroup import ServiceGroup, ServiceGroupConfigWarning, effective_service_down_time
+from ..status import HostStatus
 from .conditions import Window
 from .faults import FaultInjector, select_hosts
 from .heartbeats import HeartbeatStream
@@ -21,15 +26,27 @@ from .monitor import FaultMonitor
 from .operators import MaintenanceOperator
 from .probe import StatusProbe
 from .streams import stream
-from .tenants import TenantPoller, observations_from_schedule, poll_phases
+from .tenants import (
+    AsgiFetch,
+    TenantPoller,
+    direct_fetch,
+    observations_from_schedule,
+    poll_phases,
+    tenant_visibility,
+)
 
 __all__ = ["World"]
 
 
 class World:
-    """Everything one run needs; :meth:`run` advances it to the scenario's end."""
+    """Everything one run needs; :meth:`run` advances it to the scenario's end.
 
-    def __init__(self, scenario) -> None:
+    ``api`` is the compute API over this world's cloud and clock, with the scenario's policy (or
+    ``policy``, e.g. one loaded with a policy file): the monitor, the operators and the tenants
+    all act through it.
+    """
+
+    def __init__(self, scenario, policy: Policy | None = None) -> None:
         self.scenario = s = scenario
         self.env = env = simpy.Environment()
         with warnings.catch_warnings(record=True) as caught:
@@ -41,6 +58,8 @@ class World:
         group = ServiceGroup(service_down_time=sdt, driver=s.nova.servicegroup_driver)
         self.cloud = Cloud.build(group, self.hosts, s.project_names, s.cloud.servers_per_host,
                                  precedence=s.nova.host_status_precedence, namespace=s.name)
+        self.policy = policy if policy is not None else load_policy(s.nova.policy)
+        self.api = Backend(self.cloud, lambda: env.now, self.policy, epoch=s.start)
         self.events: list[EventRecord] = []
         self.transitions: list[TransitionRecord] = []
         self.observations: list[ObservationRecord] = []
@@ -75,14 +94,30 @@ class World:
             n = counts[fault.kind] = counts.get(fault.kind, -1) + 1
             self.injector.add_source(fault, stream(s.seed, f"fault:{fault.kind}:{n}"))
         if s.monitor.enabled:
-            self.monitor = FaultMonitor(env, self.cloud, self.injector, s.monitor, stream(s.seed, "monitor"))
+            self.monitor = FaultMonitor(env, self.api, self.injector, s.monitor, stream(s.seed, "monitor"))
         placement = stream(s.seed, "placement")
         for i, window in enumerate(s.maintenance):
-            MaintenanceOperator(env, self.cloud, i, select_hosts(window.hosts, self.hosts, placement),
+            MaintenanceOperator(env, self.api, i, select_hosts(window.hosts, self.hosts, placement),
                                 window, self.events)
-        self.phases = poll_phases(self.cloud.servers.values(), s.tenants.poll_interval, stream(s.seed, "tenants"))
-        if s.tenants.mode == "poll":
-            TenantPoller(env, self.cloud, self.phases, s.tenants.poll_interval, self.observations)
+        t = s.tenants
+        self.phases = poll_phases(self.cloud.servers.values(), t.poll_interval, stream(s.seed, "tenants"), t.endpoint)
+        self.tenant_visibility = {
+            project: tenant_visibility(self.api, server, t.microversion, t.endpoint)
+            for project, server in {sv.project: sv for sv in reversed(self.cloud.servers.values())}.items()
+        }
+        self._asgi: AsgiFetch | None = None
+        if t.mode == "poll":
+            version = parse_version(t.microversion)
+            if t.transport == "asgi":
+                fetch = self._asgi = AsgiFetch(self.api, version)
+            else:
+                fetch = direct_fetch(self.api, version)
+            TenantPoller(env, self.api, self.phases, t.poll_interval, self.observations, fetch,
+                         self._first_seen, t.endpoint)
+
+    def _first_seen(self, server) -> str | None:
+        """What a tenant sees of a healthy host before its first poll."""
+        return host_status_field(HostStatus.UP.value, self.tenant_visibility[server.project])
 
     @property
     def actions(self) -> list[ActionRecord]:
@@ -90,10 +125,17 @@ class World:
 
     def run(self) -> None:
         """Run to the scenario's end and close what is still open."""
-        self.env.run(until=self.scenario.duration)
+        try:
+            self.env.run(until=self.scenario.duration)
+        finally:
+            if self._asgi is not None:
+                self._asgi.close()
         for probe in self.probes.values():
             probe.finish()
         if self.scenario.tenants.mode == "schedule":
             self.observations.extend(observations_from_schedule(
                 self.cloud.servers.values(), self.phases, self.scenario.tenants.poll_interval,
-                self.scenario.duration, self.transitions))
+                self.scenario.duration, self.transitions,
+                lambda server: self.tenant_visibility[server.project]))
+        else:
+            self.observations.sort(key=lambda r: (r.at, r.server))

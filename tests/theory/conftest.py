@@ -14,7 +14,9 @@ def quiet_cloud(T: float, delta: float, hosts: int, **extra) -> dict:
         "name": f"theory-T{T}-D{delta}",
         "seed": 7,
         "duration": extra.pop("duration", 3600),
-        "nova": {"report_interval": delta, "service_down_time": T},
+        # the NFV policy: tenants may see host_status (Nova's default shows it to admins only)
+        "nova": {"report_interval": delta, "service_down_time": T,
+                 "policy": {"os_compute_api:servers:show:host_status": "rule:admin_or_owner"}},
         "cloud": {"hosts": hosts, "projects": 1, "servers_per_host": 1},
         "heartbeat": {"delay": 0, "first_report_delay": 5},
         "tenants": {"poll_interval": 5},
