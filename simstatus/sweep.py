@@ -20,6 +20,7 @@ import itertools
 import json
 import math
 import os
+import shutil
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -152,6 +153,10 @@ def _prepare_out(out: Path, scenario: Scenario, grid: dict[str, list[Any]], repl
         if old != json.loads(json.dumps(manifest)):
             raise SweepError(f"{out} holds a different sweep (scenario, grid or replications differ); "
                              "choose another folder or remove it")
+        runs = out / "runs"
+        for partial in runs.glob(".*") if runs.is_dir() else ():  # saves cut short by a kill
+            if partial.is_dir():
+                shutil.rmtree(partial, ignore_errors=True)
         return
     out.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

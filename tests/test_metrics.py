@@ -1,4 +1,4 @@
-"""``metrics.visibility`` and ``metrics.summary`` on small hand-built tables with hand-worked answers.
+"""``simstatus.metrics`` on small hand-built tables with hand-worked answers.
 
 Every input table is built from the record NamedTuples with :func:`simstatus.records.to_frame`,
 exactly as a run builds them.  Times are exact binary fractions so equalities are exact.
@@ -13,9 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simstatus.metrics import VISIBILITY_COLUMNS, summary, target_statuses, visibility
+from simstatus.metrics import (FAILURE_KINDS, OUTCOMES, VISIBILITY_COLUMNS, detection_times, detector_qos,
+                               latency_table, run_summary, stage_latencies, stale_exposure, summary,
+                               target_statuses, visibility)
 from simstatus.records import (EventRecord, FalseUnknownRecord, ObservationRecord,
                                TransitionRecord, to_frame)
+from simstatus.scenario import load_scenario
+from simstatus.simulate import Result
 from simstatus.status import STATUS_VALUES
 
 NAN = float("nan")
@@ -415,3 +419,290 @@ def test_summary_of_visibility_end_to_end():
     assert table.loc["host_crash:end", "api_max_s"] == 5.0
     assert table.loc["host_crash:end", "tenant_max_s"] == 7.0
     assert table.loc["false UNKNOWN", "per_host_day"] == 0.0
+
+
+# --- stage_latencies and latency_table ------------------------------------------------------
+
+STAGE_INPUT = _expected(
+    # f0 crash on h1: API at 155 (55 s); p1 polls at 157 (+2 s); p2 may not see UNKNOWN
+    ("h1", "host_crash:start", "f0", 100.0, "UNKNOWN", 155.0, "p1", 157.0),
+    ("h1", "host_crash:start", "f0", 100.0, "UNKNOWN", 155.0, "p2", NAN, True),
+    # f1 hang on h2: UNKNOWN at 255 but p1's polls missed it
+    ("h2", "compute_hang:start", "f1", 200.0, "UNKNOWN", 255.0, "p1", NAN),
+    # f2 crash on h3 never showed; p2's row is also hidden, but never_visible comes first
+    ("h3", "host_crash:start", "f2", 300.0, None, NAN, "p1", NAN),
+    ("h3", "host_crash:start", "f2", 300.0, None, NAN, "p2", NAN, True),
+    # f3 crash on h4, a host without servers: API at 452 (52 s)
+    ("h4", "host_crash:start", "f3", 400.0, "UNKNOWN", 452.0, None, NAN),
+    # f0's end: UP at 505 (5 s), p1 polls at 509 (+4 s)
+    ("h1", "host_crash:end", "f0", 500.0, "UP", 505.0, "p1", 509.0),
+)
+
+
+def test_stage_latencies_keeps_every_row_with_its_outcome():
+    """One row per visibility row, in order; outcome by precedence never_visible > no_tenant > hidden."""
+    got = stage_latencies(STAGE_INPUT)
+    assert len(got) == len(STAGE_INPUT)
+    assert got["outcome"].tolist() == ["seen", "hidden_by_policy", "missed", "never_visible", "never_visible",
+                                       "no_tenant", "seen"]
+    assert list(got["outcome"].dtype.categories) == list(OUTCOMES)
+    assert got["kind"].tolist() == ["host_crash"] * 2 + ["compute_hang"] + ["host_crash"] * 4
+    assert got["phase"].tolist() == ["start"] * 6 + ["end"]
+    assert got["status"].dtype == STAGE_INPUT["status"].dtype
+
+
+def test_stage_latencies_values_and_nan_where_a_stage_did_not_happen():
+    """cause → API = visible − caused; API → tenant = observed − visible; NaN where it did not happen."""
+    got = stage_latencies(STAGE_INPUT)
+    np.testing.assert_array_equal(got["cause_to_api_s"], [55.0, 55.0, 55.0, NAN, NAN, 52.0, 5.0])
+    np.testing.assert_array_equal(got["api_to_tenant_s"], [2.0, NAN, NAN, NAN, NAN, NAN, 4.0])
+    np.testing.assert_array_equal(got["cause_to_tenant_s"], [57.0, NAN, NAN, NAN, NAN, NAN, 9.0])
+
+
+def test_latency_table_by_event_counts_and_stats():
+    """host_crash:start: 5 rows, 3 events (f0/h1, f2/h3, f3/h4); API once per event: 55, NaN, 52."""
+    table = latency_table(STAGE_INPUT)
+    assert list(table.index) == ["compute_hang:start", "host_crash:end", "host_crash:start"]
+    row = table.loc["host_crash:start"]
+    assert (row["rows"], row["events"]) == (5, 3)
+    assert [row[o] for o in OUTCOMES] == [1, 0, 2, 1, 1]
+    # API: 52 and 55 → mean 53.5, p50 53.5, p95 52 + 0.95·3 = 54.85, max 55
+    assert row["cause_to_api_mean_s"] == pytest.approx(53.5)
+    assert row["cause_to_api_p50_s"] == pytest.approx(53.5)
+    assert row["cause_to_api_p95_s"] == pytest.approx(54.85)
+    assert row["cause_to_api_max_s"] == 55.0
+    # tenants: the one seen row, 2 s after the API, 57 s after the crash
+    assert row["api_to_tenant_mean_s"] == 2.0 and row["cause_to_tenant_max_s"] == 57.0
+    hang = table.loc["compute_hang:start"]
+    assert (hang["rows"], hang["missed"], hang["seen"]) == (1, 1, 0)
+    assert hang["cause_to_api_p50_s"] == 55.0 and np.isnan(hang["cause_to_tenant_mean_s"])
+    end = table.loc["host_crash:end"]
+    assert (end["cause_to_api_mean_s"], end["api_to_tenant_mean_s"], end["cause_to_tenant_mean_s"]) == (5.0, 4.0, 9.0)
+    assert table["rows"].dtype == "int64" and table["seen"].dtype == "int64"
+
+
+def test_latency_table_by_event_and_status_keeps_never_visible_group():
+    """By (event, status): the never-visible rows form their own NaN-status group, not dropped."""
+    table = latency_table(STAGE_INPUT, by=("event", "status"))
+    assert table["rows"].sum() == len(STAGE_INPUT)
+    unknown = table.loc[("host_crash:start", "UNKNOWN")]
+    assert (unknown["rows"], unknown["events"], unknown["seen"], unknown["hidden_by_policy"],
+            unknown["no_tenant"]) == (3, 2, 1, 1, 1)
+    never = table[table.index.get_level_values("status").isna()]
+    assert len(never) == 1
+    assert (never["rows"].item(), never["events"].item(), never["never_visible"].item()) == (2, 1, 2)
+    assert np.isnan(never["cause_to_api_mean_s"].item())
+
+
+# --- stale_exposure -------------------------------------------------------------------------
+
+
+def test_stale_exposure_per_failure_and_project():
+    """Hand-worked stale seconds: API and each tenant, incl. one that never saw the failure."""
+    events = _events(
+        (100.0, "h1", "host_crash", "f0", "start"), (300.0, "h1", "host_crash", "f0", "end"),
+        (500.0, "h2", "maintenance", "m0", "start"), (900.0, "h2", "maintenance", "m0", "end"),
+        (1000.0, "h2", "partition", "f1", "start"), (1030.0, "h2", "partition", "f1", "end"),
+        (1900.0, "h3", "maintenance", "m1", "start"), (2000.0, "h3", "host_crash", "f2", "start"),
+        (2100.0, "h3", "host_crash", "f2", "end"), (2500.0, "h3", "maintenance", "m1", "end"),
+        (2600.0, "h1", "control_plane_stall", "f4", "start"), (2660.0, "h1", "control_plane_stall", "f4", "end"),
+        (3000.0, "h9", "compute_hang", "f3", "start"),
+    )
+    transitions = _transitions(
+        ("h1", [(155.0, "UNKNOWN"), (305.0, "UP")]),
+        ("h2", [(500.0, "MAINTENANCE"), (900.0, "UP")]),
+        ("h3", [(1900.0, "MAINTENANCE"), (2500.0, "UP")]),
+        ("h9", [(3050.0, "UNKNOWN")]),
+    )
+    observations = _observations(
+        ("s1", "p1", "h1", [(157.0, "UNKNOWN"), (307.0, "UP")]),
+        # p2's server on h1 never polled while it was UNKNOWN: nothing recorded
+        ("s3", "p3", "h1", [(160.0, "UNKNOWN"), (310.0, "UP")]),
+        ("s4", "p3", "h1", [(158.0, "UNKNOWN"), (306.0, "UP")]),
+        ("s7", "p4", "h1", [(156.0, "UNKNOWN"), (306.0, None)]),   # unknown-only tenant
+        ("s5", "p1", "h2", [(502.0, "MAINTENANCE"), (905.0, "UP")]),
+        ("s6", "p1", "h3", [(1903.0, "MAINTENANCE"), (2503.0, "UP")]),
+    )
+    servers = _servers(("s1", "p1", "h1"), ("s2", "p2", "h1"), ("s3", "p3", "h1"), ("s4", "p3", "h1"),
+                       ("s7", "p4", "h1"), ("s5", "p1", "h2"), ("s6", "p1", "h3"))
+    got = stale_exposure(events, transitions, observations, servers, shown={"p4": "unknown-only"},
+                         duration=3600.0)
+    rows = {(r.fault, r.project): r for r in got.itertuples()}
+    assert sorted(got["fault"].unique()) == ["f0", "f1", "f2", "f3"]   # no stall, no maintenance
+    assert len(got) == 4 + 1 + 1 + 1
+    # f0, 100–300: API UP until 155 → 55 s
+    assert rows[("f0", "p1")].api_stale_s == 55.0
+    assert rows[("f0", "p1")].tenant_stale_s == 57.0          # saw UNKNOWN at 157
+    assert rows[("f0", "p2")].tenant_stale_s == 200.0         # never saw it: the whole failure
+    assert rows[("f0", "p3")].tenant_stale_s == 58.0          # its earliest server saw it at 158
+    assert rows[("f0", "p4")].tenant_stale_s == 56.0          # healthy view is "no key"; UNKNOWN at 156
+    assert rows[("f0", "p4")].sees == "unknown-only" and rows[("f0", "p1")].sees == "all"
+    # f1, partition 1000–1030 ended before the API showed anything: stale throughout
+    assert (rows[("f1", "p1")].api_stale_s, rows[("f1", "p1")].tenant_stale_s) == (30.0, 30.0)
+    # f2, crash inside a maintenance window: MAINTENANCE already showing, nothing stale
+    assert (rows[("f2", "p1")].api_stale_s, rows[("f2", "p1")].tenant_stale_s) == (0.0, 0.0)
+    # f3, open hang on h9 (no servers): ends at the run's end, API stale 3000–3050
+    f3 = next(r for r in got.itertuples() if r.fault == "f3")
+    assert pd.isna(f3.project) and f3.open and f3.end_at == 3600.0
+    assert f3.api_stale_s == 50.0 and np.isnan(f3.tenant_stale_s)
+    assert not rows[("f0", "p1")].open
+
+
+def test_stale_exposure_flapping_and_policy():
+    """Staleness resumes when the view goes back to the healthy one; DOWN is news only to 'all' tenants."""
+    events = _events((0.0, "h1", "partition", "f0", "start"), (100.0, "h1", "partition", "f0", "end"),
+                     (200.0, "h2", "host_crash", "f1", "start"), (300.0, "h2", "host_crash", "f1", "end"))
+    transitions = _transitions(("h1", [(50.0, "UNKNOWN"), (60.0, "UP"), (70.0, "UNKNOWN"), (110.0, "UP")]),
+                               ("h2", [(201.0, "DOWN"), (310.0, "UP")]))
+    observations = _observations(("s1", "p1", "h1", [(52.0, "UNKNOWN"), (62.0, "UP"), (72.0, "UNKNOWN")]),
+                                 ("s2", "p1", "h2", [(203.0, "DOWN")]),
+                                 ("s3", "p2", "h2", [(202.0, None)]))  # unknown-only: UP and DOWN both hide
+    servers = _servers(("s1", "p1", "h1"), ("s2", "p1", "h2"), ("s3", "p2", "h2"), ("s4", "p3", "h2"))
+    got = stale_exposure(events, transitions, observations, servers,
+                         shown={"p2": "unknown-only", "p3": "none"})
+    rows = {(r.fault, r.project): r for r in got.itertuples()}
+    # API UP on [0, 50) and [60, 70): 60 s; tenant UP on [0, 52) and [62, 72): 62 s
+    assert (rows[("f0", "p1")].api_stale_s, rows[("f0", "p1")].tenant_stale_s) == (60.0, 62.0)
+    # f1: DOWN at 201; p1 told at 203; p2 (unknown-only) and p3 (none) never told: 100 s
+    assert rows[("f1", "p1")].api_stale_s == 1.0
+    assert rows[("f1", "p1")].tenant_stale_s == 3.0
+    assert rows[("f1", "p2")].tenant_stale_s == 100.0
+    assert rows[("f1", "p3")].tenant_stale_s == 100.0 and rows[("f1", "p3")].sees == "none"
+
+
+def test_stale_exposure_open_failure_without_duration_is_nan_and_servers_default_to_observers():
+    """Without ``duration`` an open failure has NaN stale seconds; projects come from observations."""
+    got = stale_exposure(_events((10.0, "h1", "host_crash", "f0", "start")),
+                         _transitions(("h1", [(65.0, "UNKNOWN")])),
+                         _observations(("s1", "p1", "h1", [(66.0, "UNKNOWN")])))
+    assert got["project"].tolist() == ["p1"]
+    assert got["open"].item() and np.isnan(got["end_at"].item())
+    assert np.isnan(got["api_stale_s"].item()) and np.isnan(got["tenant_stale_s"].item())
+
+
+def test_failure_kinds_are_the_host_down_faults():
+    """Crash, hang and partition are failures; stall, skew and maintenance are not."""
+    assert FAILURE_KINDS == {"host_crash", "compute_hang", "partition"}
+
+
+# --- detection_times and detector_qos -------------------------------------------------------
+
+# Two hosts, 1000 s.  Hand-worked timeline:
+#   h1: false UNKNOWN 100–110 and 300–330 (loss); crash f0 500–700, UNKNOWN at 555, first report
+#       after restart at 705 (UP); maintenance 800–850; false UNKNOWN from 900, still open at 1000.
+#   h2: false UNKNOWN 200–240 (stall f4 195–245, on both hosts); hang f1 400–600 forced DOWN at 401
+#       by a monitor that unforces at 610 (UP); partition f2 800–820 never shown (ends first);
+#       false UNKNOWN 950–960 (loss); crash f3 from 990, never ends, not shown by 1000.
+QOS_EVENTS = _events(
+    (195.0, "h1", "control_plane_stall", "f4", "start"), (195.0, "h2", "control_plane_stall", "f4", "start"),
+    (245.0, "h1", "control_plane_stall", "f4", "end"), (245.0, "h2", "control_plane_stall", "f4", "end"),
+    (400.0, "h2", "compute_hang", "f1", "start"), (500.0, "h1", "host_crash", "f0", "start"),
+    (600.0, "h2", "compute_hang", "f1", "end"), (700.0, "h1", "host_crash", "f0", "end"),
+    (800.0, "h1", "maintenance", "m0", "start"), (800.0, "h2", "partition", "f2", "start"),
+    (820.0, "h2", "partition", "f2", "end"), (850.0, "h1", "maintenance", "m0", "end"),
+    (990.0, "h2", "host_crash", "f3", "start"),
+)
+QOS_TRANSITIONS = _transitions(
+    ("h1", [(100.0, "UNKNOWN"), (110.0, "UP"), (300.0, "UNKNOWN"), (330.0, "UP"), (555.0, "UNKNOWN"),
+            (705.0, "UP"), (800.0, "MAINTENANCE"), (850.0, "UP"), (900.0, "UNKNOWN")]),
+    ("h2", [(200.0, "UNKNOWN"), (240.0, "UP"), (401.0, "DOWN"), (610.0, "UP"), (950.0, "UNKNOWN"),
+            (960.0, "UP")]),
+)
+QOS_FALSE_UNKNOWN = to_frame([
+    FalseUnknownRecord("h1", 100.0, 110.0, "loss"), FalseUnknownRecord("h2", 200.0, 240.0, "stall"),
+    FalseUnknownRecord("h1", 300.0, 330.0, "loss"), FalseUnknownRecord("h1", 900.0, NAN, "loss"),
+    FalseUnknownRecord("h2", 950.0, 960.0, "loss"),
+], FalseUnknownRecord)
+
+
+def test_detection_times_per_failure():
+    """T_D: f1 at 401 (1 s), f0 at 555 (55 s); f2 ended before any non-UP answer; f3 still open."""
+    got = detection_times(QOS_EVENTS, QOS_TRANSITIONS, duration=1000.0)
+    assert got["fault"].tolist() == ["f1", "f0", "f2", "f3"]
+    assert got["outcome"].tolist() == ["detected", "detected", "ended_first", "open"]
+    np.testing.assert_array_equal(got["t_d_s"], [1.0, 55.0, NAN, NAN])
+    np.testing.assert_array_equal(got["end_at"], [600.0, 700.0, 820.0, 1000.0])
+
+
+def test_detection_times_already_not_up_is_zero_and_change_at_end_does_not_count():
+    """A crash in maintenance is detected at once; UNKNOWN exactly at the failure's end is too late."""
+    got = detection_times(
+        _events((10.0, "h1", "maintenance", "m0", "start"), (20.0, "h1", "host_crash", "f0", "start"),
+                (30.0, "h1", "host_crash", "f0", "end"), (100.0, "h2", "compute_hang", "f1", "start"),
+                (150.0, "h2", "compute_hang", "f1", "end")),
+        _transitions(("h1", [(10.0, "MAINTENANCE")]), ("h2", [(150.0, "UNKNOWN")])))
+    assert got["t_d_s"].tolist()[0] == 0.0
+    assert got["outcome"].tolist() == ["detected", "ended_first"]
+
+
+def test_detector_qos_on_two_host_timeline():
+    """Chen–Toueg–Aguilera numbers worked out by hand from the timeline above.
+
+    Down time: h1 [500, 700) ∪ [555, 705) (UNKNOWN until the first report) = 205 s;
+    h2 [400, 600) ∪ [401, 610) (forced DOWN) = 210 s, [800, 820) = 20 s, [990, 1000) = 10 s.
+    Up-time = 2·1000 − 445 = 1555 s.  Mistakes: 10 + 30 + 100 (open, censored at 1000) on h1,
+    40 + 10 on h2: 5 episodes, 190 s.  T_M over the 4 closed ones: (10 + 30 + 40 + 10)/4 = 22.5.
+    T_MR in up-time: h1 starts 100, 300, 900 → 100, 300, 900 − 205 = 695 → gaps 200, 395;
+    h2 starts 200, 950 → 200, 950 − 230 = 720 → gap 520; mean 1115/3.
+    """
+    q = detector_qos(QOS_TRANSITIONS, QOS_EVENTS, QOS_FALSE_UNKNOWN, 1000.0, ["h1", "h2"])
+    assert q["up_time_s"] == 1555.0
+    assert (q["failures"], q["detected"], q["ended_first"], q["undetected_open"]) == (4, 2, 1, 1)
+    assert q["t_d_mean_s"] == 28.0 and q["t_d_max_s"] == 55.0
+    assert (q["mistakes"], q["mistakes_open"], q["mistake_time_s"]) == (5, 1, 190.0)
+    assert q["lambda_m_per_s"] == pytest.approx(5 / 1555)
+    assert q["t_m_s"] == 22.5
+    assert q["t_mr_n"] == 3 and q["t_mr_s"] == pytest.approx(1115 / 3)
+    assert q["p_a"] == pytest.approx(1 - 190 / 1555)
+    assert detector_qos(QOS_TRANSITIONS, QOS_EVENTS, QOS_FALSE_UNKNOWN, 1000.0, 2) == q
+
+
+def test_detector_qos_quiet_cloud_is_perfect():
+    """No faults, no mistakes: all of the time is up-time, P_A = 1, λ_M = 0, T_M and T_MR NaN."""
+    q = detector_qos(_transitions(), _events(), FALSE_UNKNOWN.iloc[:0], 100.0, 3)
+    assert q["up_time_s"] == 300.0 and q["p_a"] == 1.0 and q["lambda_m_per_s"] == 0.0
+    assert np.isnan(q["t_m_s"]) and np.isnan(q["t_mr_s"]) and np.isnan(q["t_d_mean_s"])
+
+
+# --- run_summary ------------------------------------------------------------------------------
+
+RUN_SUMMARY_KEYS = {
+    "detect_api_mean_s", "detect_api_n", "detect_tenant_mean_s", "detect_tenant_n", "missed", "hidden",
+    "false_unknown_per_host_day", "t_d_mean_s", "mistakes", "lambda_m_per_s", "t_m_s", "t_mr_s", "p_a",
+    "stale_up_s_per_failure", "stale_api_s_per_failure", "failures", "host_days",
+}
+
+
+def test_run_summary_on_hand_built_result():
+    """Two hosts for half a day (1 host-day): two crashes, one false UNKNOWN, hand-worked numbers."""
+    h0, h1 = "compute-000", "compute-001"
+    scenario = load_scenario({"duration": 43200, "cloud": {"hosts": 2, "projects": 2, "servers_per_host": 1}})
+    events = _events((100.0, h0, "host_crash", "f0", "start"), (400.0, h0, "host_crash", "f0", "end"),
+                     (1000.0, h1, "host_crash", "f1", "start"), (1030.0, h1, "host_crash", "f1", "end"))
+    transitions = _transitions((h0, [(155.0, "UNKNOWN"), (405.0, "UP"), (5000.0, "UNKNOWN"),
+                                     (5010.0, "UP")]))
+    observations = _observations(("s0", "p0", h0, [(157.0, "UNKNOWN"), (407.0, "UP"), (5003.0, "UNKNOWN"),
+                                                   (5013.0, "UP")]))
+    vis = _expected(
+        (h0, "host_crash:start", "f0", 100.0, "UNKNOWN", 155.0, "p0", 157.0),
+        (h0, "host_crash:end", "f0", 400.0, "UP", 405.0, "p0", 407.0),
+        (h1, "host_crash:start", "f1", 1000.0, None, NAN, "p1", NAN),
+        (h1, "host_crash:end", "f1", 1030.0, "UP", 1030.0, "p1", 1030.0),
+    )
+    fu = to_frame([FalseUnknownRecord(h0, 5000.0, 5010.0, "loss")], FalseUnknownRecord)
+    result = Result(scenario=scenario, events=events, actions=pd.DataFrame(), transitions=transitions,
+                    observations=observations, visibility=vis, false_unknown=fu, meta={})
+    got = run_summary(result)
+    assert set(got) == RUN_SUMMARY_KEYS
+    assert all(isinstance(v, float) for v in got.values())
+    assert (got["detect_api_mean_s"], got["detect_api_n"]) == (55.0, 1.0)      # f1 never showed
+    assert (got["detect_tenant_mean_s"], got["detect_tenant_n"]) == (57.0, 1.0)
+    assert (got["missed"], got["hidden"], got["failures"], got["host_days"]) == (0.0, 0.0, 2.0, 1.0)
+    assert got["false_unknown_per_host_day"] == 1.0
+    # stale: f0 API 55, tenant 57; f1 (30 s, never shown) 30 and 30 → means 42.5 and 43.5
+    assert got["stale_api_s_per_failure"] == 42.5 and got["stale_up_s_per_failure"] == 43.5
+    # up-time 2·43200 − 305 (crash + recovery to 405) − 30; one 10 s mistake
+    up = 86400.0 - 305.0 - 30.0
+    assert got["lambda_m_per_s"] == pytest.approx(1 / up)
+    assert got["p_a"] == pytest.approx(1 - 10 / up)
+    assert got["t_m_s"] == 10.0 and np.isnan(got["t_mr_s"]) and got["t_d_mean_s"] == 55.0

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from simstatus import simulate
+from simstatus.theory import detection_time_bounds, mean_detection_time, tenant_extra_delay_mean
 
 from .conftest import KS_999, ks_uniform, quiet_cloud
 
@@ -33,10 +34,11 @@ def test_detection_time_uniform_when_all_hosts_crash_at_once(T, delta):
                            faults=[{"kind": "host_crash", "at": 300, "duration": 200}])
     lat = _crash_latencies(simulate(scenario))
     assert lat.size == n
-    assert lat.min() > T - delta and lat.max() <= T
+    low, high = detection_time_bounds(T, delta)
+    assert lat.min() > low and lat.max() <= high
     se = delta / math.sqrt(12 * n)
-    assert abs(lat.mean() - (T - delta / 2)) < 4 * se
-    assert ks_uniform(lat, T - delta, T) < KS_999 / math.sqrt(n)
+    assert abs(lat.mean() - mean_detection_time(T, delta)) < 4 * se
+    assert ks_uniform(lat, low, high) < KS_999 / math.sqrt(n)
 
 
 def test_detection_time_with_poisson_crashes_in_steady_state():
@@ -60,8 +62,9 @@ def test_detection_time_with_poisson_crashes_in_steady_state():
     lat = (rows["visible_at"] - rows["caused_at"]).to_numpy()
     n = lat.size
     assert n > 500
-    assert lat.min() > T - delta and lat.max() <= T
-    assert abs(lat.mean() - (T - delta / 2)) < 4 * delta / math.sqrt(12 * n)
+    low, high = detection_time_bounds(T, delta)
+    assert lat.min() > low and lat.max() <= high
+    assert abs(lat.mean() - mean_detection_time(T, delta)) < 4 * delta / math.sqrt(12 * n)
 
 
 def test_detection_time_tenants_add_half_a_poll_interval():
@@ -74,4 +77,4 @@ def test_detection_time_tenants_add_half_a_poll_interval():
     rows = v[v["event"] == "host_crash:start"]
     extra = (rows["observed_at"] - rows["visible_at"]).to_numpy()
     assert extra.min() > 0 and extra.max() <= P
-    assert abs(extra.mean() - P / 2) < 4 * P / math.sqrt(12 * n)
+    assert abs(extra.mean() - tenant_extra_delay_mean(P)) < 4 * P / math.sqrt(12 * n)

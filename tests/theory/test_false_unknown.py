@@ -12,6 +12,7 @@ import math
 import pytest
 
 from simstatus import simulate
+from simstatus.theory import mean_mistake_duration, mistake_losses, mistake_rate
 
 from .conftest import quiet_cloud
 
@@ -24,11 +25,10 @@ def test_false_unknown_rate_matches_closed_form(T, delta, p):
     scenario["heartbeat"]["loss"] = p
     result = simulate(scenario)
     fu = result.false_unknown
-    k = math.floor(T / delta)
-    rate = (1 - p) * p**k / delta
-    expected = rate * hosts * duration
+    assert mistake_losses(T, delta) == math.floor(T / delta)
+    expected = mistake_rate(T, delta, p) * hosts * duration
     assert abs(len(fu) - expected) < 4 * math.sqrt(expected)
     assert (fu["cause"] == "loss").all()
     durations = (fu["end_at"] - fu["start_at"]).dropna()
-    mean_tm = k * delta + delta / (1 - p) - T
+    mean_tm = mean_mistake_duration(T, delta, p)
     assert abs(durations.mean() - mean_tm) < 4 * durations.std() / math.sqrt(len(durations))

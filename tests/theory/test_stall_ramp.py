@@ -12,12 +12,9 @@ import math
 import pytest
 
 from simstatus import simulate
+from simstatus.theory import stall_ramp
 
 from .conftest import quiet_cloud
-
-
-def ramp(S: float, T: float, delta: float) -> float:
-    return min(max((S - (T - delta)) / delta, 0.0), 1.0)
 
 
 @pytest.mark.parametrize("S", [40, 50, 53, 55, 57.5, 60, 75])
@@ -31,7 +28,7 @@ def test_stall_ramp_fraction_of_hosts_unknown(S):
     rows = v[v["event"] == "control_plane_stall:start"]
     assert len(rows) == n
     fraction = (rows["status"] == "UNKNOWN").mean()
-    p = ramp(S, T, delta)
+    p = stall_ramp(S, T, delta)
     tolerance = 4 * math.sqrt(p * (1 - p) / n)
     assert abs(fraction - p) <= tolerance
     # every host that flipped is UP again exactly when the stall ends (its queued report lands)
