@@ -1,9 +1,15 @@
 """``create_app``: the FastAPI app over :mod:`simstatus.api.compute`.
 
 Routes are thin: read the token, the microversion and the body, call the compute function,
-serialise the dict once with the standard json encoder (FastAPI's validation of a returned dict
-costs ~0.1 ms per server), add Nova's headers.  Every route exists twice, as ``/v2.1/...`` and
-under the legacy ``/v2.1/{project_id}/...`` prefix.
+serialise the dict once with the standard json encoder (:func:`simstatus.api.views.dumps`, which
+reuses the cached JSON of each server view; FastAPI's validation of a returned dict would cost
+~0.1 ms per server), add Nova's headers.  Every route exists twice, as ``/v2.1/...`` and under
+the legacy ``/v2.1/{project_id}/...`` prefix.
+
+Order of checks, as in Nova's paste pipeline and ``wsgi.Resource``: token (401, no version
+headers: keystonemiddleware answers before Nova), microversion (400 without / 406 with version
+headers), request body (400 "Malformed request body"), URL project id (400), then the compute
+function (schema 400, policy 403, lookups 404).
 
 All handlers are ``async def`` on purpose: in serve mode one asyncio loop drives both the server
 and the simulation, and a handler that never awaits while it reads the cloud sees one instant.
@@ -27,6 +33,7 @@ from .auth import RequestContext, context_from_token
 from .compute import Backend
 from .faults import NovaFault
 from .microversions import APIVersion, VersionFault, request_version, version_headers
+from .views import dumps
 
 __all__ = ["create_app", "json_response", "nova_call"]
 
@@ -37,8 +44,8 @@ Handler = Callable[[RequestContext, APIVersion], dict[str, Any]]
 
 
 def json_response(status: int, body: Any, headers: list[tuple[str, str]] = ()) -> Response:
-    """One ``json.dumps``, Nova's content type, and headers that may repeat (``Vary``)."""
-    response = Response(json.dumps(body).encode(), status_code=status, media_type="application/json")
+    """One JSON encoding, Nova's content type, and headers that may repeat (``Vary``)."""
+    response = Response(dumps(body).encode(), status_code=status, media_type="application/json")
     response.headers["x-compute-request-id"] = f"req-{uuid.uuid4()}"
     for name, value in headers:
         response.headers.append(name, value)
@@ -50,8 +57,13 @@ def _base_url(request: Request) -> str:
 
 
 def nova_call(request: Request, handler: Handler, *, project_id: str | None = None,
-              sync: Callable[[], None] | None = None) -> Response:
-    """Authenticate, negotiate the microversion, run ``handler``, turn faults into Nova's envelope."""
+              sync: Callable[[], None] | None = None,
+              prepare: Callable[[], None] | None = None) -> Response:
+    """Authenticate, negotiate the microversion, run ``handler``, turn faults into Nova's envelope.
+
+    ``prepare()`` (e.g. parsing the body) runs after the microversion and before the URL project
+    check, where Nova deserialises the body; a :class:`NovaFault` from it is answered as usual.
+    """
     headers: list[tuple[str, str]] = []
     try:
         ctx = context_from_token(request.headers.get("x-auth-token"))
@@ -63,6 +75,8 @@ def nova_call(request: Request, handler: Handler, *, project_id: str | None = No
                 headers = version_headers(fault.version)
             raise
         headers = version_headers(version)
+        if prepare is not None:
+            prepare()
         compute.check_project(ctx, project_id)
         if sync is not None:
             sync()
@@ -75,10 +89,17 @@ def nova_call(request: Request, handler: Handler, *, project_id: str | None = No
         return json_response(500, fault.body(), headers)
 
 
-def _json_body(raw: bytes) -> Any:
-    """The request body as JSON; an empty body is None, as Nova's deserialiser leaves it."""
-    if not raw.strip():
+def _json_body(raw: bytes, content_type: str | None = None) -> Any:
+    """The request body as JSON; an empty body is None, as Nova's deserialiser leaves it.
+
+    A non-empty body sent with a content type other than JSON (a missing one and ``text/plain``
+    are taken as JSON, as Nova does) is 415 "Unsupported Content-Type".
+    """
+    if not raw:
         return None
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media not in ("", "text/plain", "application/json"):
+        raise NovaFault(415, "Unsupported Content-Type")
     try:
         return json.loads(raw)
     except ValueError:
@@ -90,60 +111,111 @@ def _query(request: Request) -> dict[str, str]:
     return dict(request.query_params.items())
 
 
-_SERVER_PARAMS = [
+_VERSION_PARAMS = [
     {"name": "X-Auth-Token", "in": "header", "required": True, "schema": {"type": "string"},
-     "description": "noauth2 token `user:project`; user `admin` is admin"},
+     "description": "noauth2-style token `user:project` (`user` alone means `user:user`); the user "
+                    "`admin` is the admin. Missing: 401."},
     {"name": "OpenStack-API-Version", "in": "header", "required": False, "schema": {"type": "string"},
-     "description": "`compute 2.16`, `compute latest`; default 2.1"},
+     "description": "`compute 2.16` or `compute latest`; wins over the legacy header; default 2.1."},
+    {"name": "X-OpenStack-Nova-API-Version", "in": "header", "required": False, "schema": {"type": "string"},
+     "description": "Legacy form: `2.16` or `latest`."},
 ]
+_FAULT_SCHEMA = {
+    "type": "object", "minProperties": 1, "maxProperties": 1,
+    "description": "Nova's fault envelope: one key (badRequest, forbidden, itemNotFound, computeFault, "
+                   "...) holding code and message; a 401 is keystonemiddleware's `error` object.",
+    "additionalProperties": {"type": "object", "required": ["code", "message"], "properties": {
+        "code": {"type": "integer"}, "message": {"type": "string"}, "title": {"type": "string"}}},
+}
+_ERRORS = {
+    400: "badRequest: malformed microversion, body, query or URL project id",
+    401: "missing token (keystonemiddleware's `error` envelope, no version headers)",
+    403: "forbidden by policy",
+    404: "itemNotFound",
+    406: "computeFault: microversion outside 2.1–2.16 (the rejected version is echoed)",
+}
+
+
+def _responses(ok: str, *codes: int) -> dict[int | str, dict[str, Any]]:
+    out: dict[int | str, dict[str, Any]] = {200: {"description": ok, "content": {"application/json": {}}}}
+    for code in codes:
+        out[code] = {"description": _ERRORS[code], "content": {"application/json": {"schema": _FAULT_SCHEMA}}}
+    return out
+
+
+def _url_project(request: Request) -> str | None:
+    """The ``{project_id}`` segment of a legacy ``/v2.1/{project_id}/…`` URL, if the route has one.
+
+    Read from the path only: a ``project_id`` *query* parameter is a search option, not this.
+    """
+    return request.path_params.get("project_id")
 
 
 def _compute_router(backend: Backend, sync: Callable[[], None] | None) -> APIRouter:
     router = APIRouter()
 
-    def call(request: Request, project_id: str | None, handler: Handler) -> Response:
-        return nova_call(request, handler, project_id=project_id, sync=sync)
+    def call(request: Request, handler: Handler, prepare: Callable[[], None] | None = None) -> Response:
+        return nova_call(request, handler, project_id=_url_project(request), sync=sync, prepare=prepare)
 
-    @router.get("/servers", tags=["servers"], summary="List servers (id, name, links)",
-                response_class=Response, openapi_extra={"parameters": _SERVER_PARAMS})
-    async def servers_index(request: Request, project_id: str | None = None) -> Response:
-        q = _query(request)
-        return call(request, project_id, lambda ctx, v: compute.list_servers(
-            backend, ctx, v, q, detail=False, base_url=_base_url(request), url_project=project_id))
+    def list_route(detail: bool):
+        async def route(request: Request) -> Response:
+            q = _query(request)
+            return call(request, lambda ctx, v: compute.list_servers(
+                backend, ctx, v, q, detail=detail, base_url=_base_url(request), url_project=_url_project(request)))
+        return route
 
-    @router.get("/servers/detail", tags=["servers"], response_class=Response,
-                summary="List servers with details; host_status from 2.16 where policy allows",
-                openapi_extra={"parameters": _SERVER_PARAMS})
-    async def servers_detail(request: Request, project_id: str | None = None) -> Response:
-        q = _query(request)
-        return call(request, project_id, lambda ctx, v: compute.list_servers(
-            backend, ctx, v, q, detail=True, base_url=_base_url(request), url_project=project_id))
+    router.add_api_route(
+        "/servers", list_route(False), methods=["GET"], tags=["servers"], response_class=Response,
+        name="servers_index", summary="List servers (id, links, name; never host_status)",
+        description="Own project unless `all_tenants`; `limit`/`marker` paging with a `next` link on full "
+                    "pages. See api/samples/servers/v2.16/servers-list-resp.json.",
+        openapi_extra={"parameters": _VERSION_PARAMS}, responses=_responses("servers", 400, 401, 403, 406))
+    router.add_api_route(
+        "/servers/detail", list_route(True), methods=["GET"], tags=["servers"], response_class=Response,
+        name="servers_detail", summary="List servers with details; host_status from 2.16 where policy allows",
+        description="Filters for everyone: reservation_id, name, status, image, flavor, ip, changes-since, "
+                    "all_tenants; admins also host, node, project_id, user_id, uuid. Each host's status is "
+                    "resolved once per request. See api/samples/servers/v2.16/servers-details-resp.json.",
+        openapi_extra={"parameters": _VERSION_PARAMS}, responses=_responses("servers", 400, 401, 403, 406))
 
     @router.get("/servers/{server_id}", tags=["servers"], response_class=Response,
                 summary="Show a server; host_status from 2.16 where policy allows",
-                openapi_extra={"parameters": _SERVER_PARAMS})
-    async def server_show(request: Request, server_id: str, project_id: str | None = None) -> Response:
-        return call(request, project_id, lambda ctx, v: compute.show_server(
-            backend, ctx, v, server_id, base_url=_base_url(request)))
+                description="See api/samples/servers/v2.16/server-get-resp.json.",
+                openapi_extra={"parameters": _VERSION_PARAMS},
+                responses=_responses("server", 400, 401, 403, 404, 406))
+    async def server_show(request: Request, server_id: str) -> Response:
+        return call(request, lambda ctx, v: compute.show_server(
+            backend, ctx, v, server_id, base_url=_base_url(request), url_project=_url_project(request)))
 
     @router.get("/os-services", tags=["os-services"], response_class=Response,
-                summary="List compute services (forced_down from 2.11)",
-                openapi_extra={"parameters": _SERVER_PARAMS})
-    async def services_list(request: Request, project_id: str | None = None) -> Response:
+                summary="List compute services (forced_down from 2.11); admin only",
+                description="Exact-match `host` and `binary` filters. "
+                            "See api/samples/os-services/v2.11/services-list-get-resp.json.",
+                openapi_extra={"parameters": _VERSION_PARAMS}, responses=_responses("services", 400, 401, 403, 406))
+    async def services_list(request: Request) -> Response:
         q = _query(request)
-        return call(request, project_id, lambda ctx, v: compute.list_services(backend, ctx, v, q))
+        return call(request, lambda ctx, v: compute.list_services(backend, ctx, v, q))
 
     @router.put("/os-services/{action}", tags=["os-services"], response_class=Response,
-                summary="enable, disable, disable-log-reason, force-down (2.11+)",
-                openapi_extra={"parameters": _SERVER_PARAMS, "requestBody": {"content": {"application/json": {
-                    "schema": {"type": "object", "properties": {
-                        "host": {"type": "string"}, "binary": {"type": "string"},
-                        "disabled_reason": {"type": "string"}, "forced_down": {"type": "boolean"}},
-                        "required": ["host", "binary"]}}}}})
-    async def services_update(request: Request, action: str, project_id: str | None = None) -> Response:
+                summary="enable, disable, disable-log-reason, force-down (2.11+); admin only",
+                description="Body schema first (400), then policy (403), then the action (404 Unknown action) "
+                            "and the service (404). See api/samples/os-services/v2.11/service-*-put-*.json.",
+                openapi_extra={"parameters": _VERSION_PARAMS, "requestBody": {"required": True, "content": {
+                    "application/json": {"schema": {
+                        "type": "object", "required": ["host", "binary"], "additionalProperties": False,
+                        "properties": {
+                            "host": {"type": "string", "minLength": 1, "maxLength": 255,
+                                     "pattern": "^[a-zA-Z0-9-._]*$"},
+                            "binary": {"type": "string", "minLength": 1, "maxLength": 255},
+                            "disabled_reason": {"type": "string", "minLength": 1, "maxLength": 255},
+                            "forced_down": {"description": "2.11+: a boolean or one of Nova's boolean strings",
+                                            "type": ["boolean", "string"]}}}}}}},
+                responses=_responses("service", 400, 401, 403, 404, 406))
+    async def services_update(request: Request, action: str) -> Response:
         raw = await request.body()
-        return call(request, project_id, lambda ctx, v: compute.update_service(
-            backend, ctx, v, action, _json_body(raw)))
+        parsed: dict[str, Any] = {}
+        return call(request, lambda ctx, v: compute.update_service(backend, ctx, v, action, parsed["body"]),
+                    prepare=lambda: parsed.update(body=_json_body(raw, request.headers.get("content-type"))))
 
     return router
 
@@ -172,6 +244,25 @@ def create_app(backend: Backend, *, sync: Callable[[], None] | None = None,
     app.include_router(router, prefix="/v2.1/{project_id}", include_in_schema=False)
     for extra in extra_routers:
         app.include_router(extra)
+
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's document without its 422 answers: this API answers bad input with 400."""
+        schema = generate()
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                operation.get("responses", {}).pop("422", None)
+        schemas = schema.get("components", {}).get("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(name, None)
+        if "components" in schema and not schemas:
+            schema["components"].pop("schemas", None)
+            if not schema["components"]:
+                del schema["components"]
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -2,9 +2,11 @@
 
 Nova's ``noauth2`` middleware (``nova/api/openstack/auth.py``) split ``X-Auth-Token`` on the
 first ``:`` into user and project (project defaults to the user), and made the request admin
-only when the user is ``admin``.  Nova never answered 401 there; simstatus answers 401 to a
-request without a token (an option Nova's keystone middleware has), so that client code that
-forgets its token fails here as it would against a real cloud.
+only when the user is ``admin``.  noauth2 never answered 401 (a request without a token got a
+204 handing out a token); simstatus instead answers a request without a token as a Keystone
+deployment of Nova does, so that client code that forgets its token fails here as it would
+against a real cloud: keystonemiddleware's 401 with its ``{"error": {...}}`` body, before Nova
+(and its microversion handling) sees the request.
 """
 
 from __future__ import annotations
@@ -13,7 +15,20 @@ from dataclasses import dataclass
 
 from .faults import NovaFault
 
-__all__ = ["RequestContext", "context_from_token", "admin_context", "token_for"]
+__all__ = ["AUTH_REQUIRED", "Unauthenticated", "RequestContext", "context_from_token", "admin_context", "token_for"]
+
+#: keystonemiddleware's text for a request without a valid token.
+AUTH_REQUIRED = "The request you have made requires authentication."
+
+
+class Unauthenticated(NovaFault):
+    """keystonemiddleware's 401: ``{"error": {"code": 401, "title": "Unauthorized", "message": …}}``."""
+
+    def __init__(self) -> None:
+        super().__init__(401, AUTH_REQUIRED)
+
+    def body(self) -> dict[str, object]:
+        return {"error": {"code": 401, "title": "Unauthorized", "message": self.message}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +55,12 @@ class RequestContext:
 
 
 def context_from_token(token: str | None) -> RequestContext:
-    """``user:project`` → context; a missing or empty token is Nova's 401."""
+    """``user:project`` → context; a missing or empty token (or user) is a 401."""
     if not token:
-        raise NovaFault(401, "The request you have made requires authentication.")
+        raise Unauthenticated()
     user, sep, project = token.partition(":")
     if not user:
-        raise NovaFault(401, "The request you have made requires authentication.")
+        raise Unauthenticated()
     if not sep or not project:
         project = user
     return RequestContext(user_id=user, project_id=project, is_admin=user == "admin")

@@ -303,17 +303,20 @@ def _service_up(b: Backend, snapshot: ServiceSnapshot, now: float) -> bool:
 
 def list_services(b: Backend, ctx: RequestContext, version: APIVersion,
                   query: Mapping[str, str]) -> dict[str, Any]:
-    """``GET /os-services``: every nova-compute service, filtered by exact ``host``/``binary``."""
+    """``GET /os-services``: every nova-compute service, filtered by exact ``host``/``binary``.
+
+    As in Nova, an empty ``host=`` or ``binary=`` filters nothing and other keys are ignored.
+    ``updated_at`` is the row's last write: the newest heartbeat stamp or os-services update.
+    """
     b.policy.authorize(OS_SERVICES, ctx)
     now = b.clock()
     host, binary = query.get("host"), query.get("binary")
     out = []
     for service in b.cloud.services.values():
-        if (host is not None and service.host != host) or (binary is not None and service.binary != binary):
+        if (host and service.host != host) or (binary and service.binary != binary):
             continue
         snapshot = b.cloud.snapshot(service.host, now)
-        report = service.heartbeats.last_report(now) if service.heartbeats else None
-        stamps = [t for t in (report[1] if report else None, service.flags_updated_at) if t is not None]
+        stamps = [t for t in (snapshot.last_seen_up, service.flags_updated_at) if t is not None]
         updated = format_db_time(b.epoch, max(stamps)) if stamps else None
         out.append(service_view(service, state_up=_service_up(b, snapshot, now),
                                 updated_at=updated, version=version))
@@ -321,10 +324,12 @@ def list_services(b: Backend, ctx: RequestContext, version: APIVersion,
 
 
 def _schema_error(field_name: str, value: Any, message: str) -> NovaFault:
+    """A jsonschema error on one body field, worded as Nova's validator words it."""
     return NovaFault(400, f"Invalid input for field/attribute {field_name}. Value: {value}. {message}")
 
 
 def _string(field_name: str, value: Any, pattern: re.Pattern | None = None) -> NovaFault | None:
+    """``{type: string, minLength: 1, maxLength: 255[, pattern]}``, keywords in schema order."""
     if not isinstance(value, str):
         return _schema_error(field_name, value, f"{value!r} is not of type 'string'")
     if len(value) < 1:
@@ -337,39 +342,50 @@ def _string(field_name: str, value: Any, pattern: re.Pattern | None = None) -> N
 
 
 def _validate_service_body(body: Any, version: APIVersion) -> None:
-    """Nova's ``service_update`` / ``service_update_v211`` JSON schemas, with jsonschema's texts."""
+    """Nova's ``service_update`` / ``service_update_v211`` JSON schemas, with jsonschema's texts.
+
+    jsonschema reports the first error in the schema's keyword order: ``type``, then each of
+    ``properties`` (host, binary, disabled_reason, forced_down), then ``required``, then
+    ``additionalProperties``.
+    """
     if not isinstance(body, dict):
         raise NovaFault(400, f"{body!r} is not of type 'object'")
-    allowed = ["host", "binary", "disabled_reason"] + (["forced_down"] if version >= _V2_11 else [])
-    for name in ("host", "binary"):
-        if name not in body:
-            raise NovaFault(400, f"'{name}' is a required property")
-    extra = [k for k in body if k not in allowed]
-    if extra:
-        listed = ", ".join(repr(k) for k in sorted(extra))
-        raise NovaFault(400, f"Additional properties are not allowed ({listed} "
-                             f"{'was' if len(extra) == 1 else 'were'} unexpected)")
-    checks = [("host", _HOSTNAME), ("binary", None), ("disabled_reason", None)]
-    for name, pattern in checks:
+    for name, pattern in (("host", _HOSTNAME), ("binary", None), ("disabled_reason", None)):
         if name in body:
             fault = _string(name, body[name], pattern)
             if fault:
                 raise fault
-    if "forced_down" in body:
+    if "forced_down" in body and version >= _V2_11:
         value = body["forced_down"]
         if not isinstance(value, (bool, str)):
             raise _schema_error("forced_down", value, f"{value!r} is not of type 'boolean', 'string'")
-        if not any(value == allowed_value and type(value) is type(allowed_value) for allowed_value in _BOOLEAN_ENUM):
+        if not any(value == allowed and type(value) is type(allowed) for allowed in _BOOLEAN_ENUM):
             raise _schema_error("forced_down", value, f"{value!r} is not one of {_BOOLEAN_ENUM!r}")
+    for name in ("host", "binary"):
+        if name not in body:
+            raise NovaFault(400, f"'{name}' is a required property")
+    allowed = ("host", "binary", "disabled_reason") + (("forced_down",) if version >= _V2_11 else ())
+    extra = sorted(k for k in body if k not in allowed)
+    if extra:
+        listed = ", ".join(repr(k) for k in extra)
+        raise NovaFault(400, f"Additional properties are not allowed ({listed} "
+                             f"{'was' if len(extra) == 1 else 'were'} unexpected)")
 
 
 def _bool_from_string(value: bool | str) -> bool:
+    """oslo's ``strutils.bool_from_string`` (not strict): true strings are True, all else False."""
     return value if isinstance(value, bool) else value.strip().lower() in _TRUE
 
 
 def update_service(b: Backend, ctx: RequestContext, version: APIVersion, action: str,
                    body: Any) -> dict[str, Any]:
-    """``PUT /os-services/{enable|disable|disable-log-reason|force-down}`` (the pre-2.53 form)."""
+    """``PUT /os-services/{enable|disable|disable-log-reason|force-down}`` (the pre-2.53 form).
+
+    Order as in Nova: body schema (400), policy (403), action (404 "Unknown action"), the
+    action's own field (400), the service lookup (404).  ``disable`` clears any reason;
+    ``force-down`` (2.11+) leaves ``disabled`` alone and echoes ``forced_down`` as a boolean.
+    Every write becomes an action record with ``ctx.actor`` as the actor.
+    """
     _validate_service_body(body, version)
     b.policy.authorize(OS_SERVICES, ctx)
     actions = {"enable", "disable", "disable-log-reason"} | ({"force-down"} if version >= _V2_11 else set())
@@ -386,9 +402,9 @@ def update_service(b: Backend, ctx: RequestContext, version: APIVersion, action:
                                    actor=ctx.actor, now=now, binary=binary)
             return {"service": {"binary": binary, "host": host, "forced_down": forced}}
         if action == "disable-log-reason":
-            reason = body.get("disabled_reason")
-            if not isinstance(reason, str) or not reason.strip():
+            if "disabled_reason" not in body:
                 raise NovaFault(400, "Missing disabled reason field")
+            reason = body["disabled_reason"]
             b.cloud.update_service(host, "disable", actor=ctx.actor, now=now, reason=reason, binary=binary)
             return {"service": {"binary": binary, "disabled_reason": reason, "host": host, "status": "disabled"}}
         if action == "disable":

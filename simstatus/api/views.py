@@ -85,20 +85,28 @@ class RenderedView(dict):
     encoding it again.  Views are shared between responses: treat them as read-only.
     """
 
-    __slots__ = ("json",)
+    __slots__ = ("json", "_variants")
 
     def __init__(self, items: dict[str, Any], text: str | None = None) -> None:
         super().__init__(items)
         self.json = _encode(items) if text is None else text
+        self._variants: dict[tuple[str, Any], RenderedView] = {}
 
     def with_field(self, key: str, value: Any) -> RenderedView:
-        """A copy with one more key (last), its JSON spliced from the cached text."""
-        if key in self:
-            raise KeyError(f"{key!r} is already in the view")
-        member = f"{_encode(key)}: {_encode(value)}"
-        view = RenderedView(self, self.json[:-1] + (", " if self else "") + member + "}")
-        view[key] = value
-        return view
+        """This view with one more key (last), its JSON spliced from the cached text.
+
+        The result is cached per ``(key, value)``: ``host_status`` takes five values, so a
+        server's view for each is built once, not on every request.
+        """
+        variant = self._variants.get((key, value))
+        if variant is None:
+            if key in self:
+                raise KeyError(f"{key!r} is already in the view")
+            member = f"{_encode(key)}: {_encode(value)}"
+            variant = RenderedView(self, self.json[:-1] + (", " if self else "") + member + "}")
+            dict.__setitem__(variant, key, value)
+            self._variants[(key, value)] = variant
+        return variant
 
 
 def dumps(body: Any) -> str:
