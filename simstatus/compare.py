@@ -1,0 +1,270 @@
+"""Comparing settings: a sweep, its table with theory beside each simulated figure, and figures.
+
+This answers "what does ``service_down_time`` = 30 instead of 60 buy my tenants, and what does
+it cost in false alarms?": per setting, the crash → API and crash → tenant detection latency,
+false-UNKNOWN episodes per host-day and the seconds tenants were still shown UP per failure,
+each as a mean with its 95 % confidence interval over replications, beside the closed-form
+prediction of :mod:`simstatus.theory` for that setting.
+
+Theory columns hold where their assumptions hold (``simstatus.theory``): no external monitor
+(it changes detection entirely), tenants allowed to see ``host_status``, and heartbeat loss as
+the only source of false UNKNOWN (stalls and skew add to the simulation, not to the theory).
+Where an assumption fails, the theory cell is empty and :attr:`Comparison.notes` says why.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import metrics, theory
+from .scenario import Scenario, ScenarioError, load_scenario, parse_override
+from .servicegroup import effective_service_down_time
+from .sweep import SweepResult, sweep
+
+__all__ = ["Comparison", "compare", "parse_grid", "theory_for", "format_table", "METRICS"]
+
+#: (run_summary key, column label with unit) of the compared figures, in table order.
+METRICS = [
+    ("detect_api_mean_s", "crash → API (s)"),
+    ("detect_tenant_mean_s", "crash → tenant (s)"),
+    ("false_unknown_per_host_day", "false UNKNOWN / host-day"),
+    ("stale_up_s_per_failure", "stale UP s / failure"),
+]
+_DAY = 86400.0
+
+
+@dataclass
+class Comparison:
+    """The sweep behind a comparison, its table, the figures written and notes on the theory."""
+
+    sweep: SweepResult
+    table: pd.DataFrame
+    keys: list[str]
+    notes: list[str] = field(default_factory=list)
+    figures: list[Path] = field(default_factory=list)
+    samples: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return format_table(self)
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split on commas outside brackets, braces and quotes (so TOML arrays stay whole)."""
+    parts, depth, quote, current = [], 0, None, []
+    for ch in text:
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(ch)
+    parts.append("".join(current))
+    return [p.strip() for p in parts]
+
+
+def parse_grid(items: Sequence[str]) -> tuple[dict[str, list[Any]], dict[str, Any]]:
+    """``["nova.service_down_time=15,30,60"]`` → (grid of the varied keys, fixed overrides)."""
+    grid: dict[str, list[Any]] = {}
+    fixed: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ScenarioError([f"{item!r}: a setting is KEY=VALUE[,VALUE...] "
+                                 "(e.g. nova.service_down_time=15,30,60,120)"])
+        values = [parse_override(f"{key}={v}")[1] for v in _split_top_level(raw)]
+        key = key.strip()
+        if len(values) == 1:
+            fixed[key] = values[0]
+        else:
+            grid[key] = values
+    return grid, fixed
+
+
+def _stale_theory(s: Scenario, T: float, P: float) -> float:
+    """E[min(tenant detection, failure duration)] for host crashes: ∫ P(L > t)·P(D > t) dt."""
+    crashes = [f for f in s.faults if f.kind == "host_crash"]
+    if len(crashes) != 1 or crashes[0].duration is None:
+        return math.nan
+    rng = np.random.default_rng(0)  # a fixed quadrature sample, not a simulation stream
+    durations = np.asarray(crashes[0].duration.sample(rng, 100_000), dtype=float)
+    top = T + P
+    grid = np.linspace(0.0, top, 2001)
+    survival = 1.0 - np.asarray(theory.tenant_detection_cdf(grid, T, s.nova.report_interval, P))
+    cumulative = np.concatenate([[0.0], np.cumsum((survival[1:] + survival[:-1]) / 2 * np.diff(grid))])
+    return float(np.mean(np.interp(np.minimum(durations, top), grid, cumulative)))
+
+
+def theory_for(s: Scenario) -> tuple[dict[str, float], list[str]]:
+    """Theory's prediction of each compared figure for one scenario, and why any is missing."""
+    delta, P, p = s.nova.report_interval, s.tenants.poll_interval, s.heartbeat.loss
+    T = effective_service_down_time(delta, s.nova.service_down_time)
+    notes: list[str] = []
+    out = {key: math.nan for key, _ in METRICS}
+    kinds = {f.kind for f in s.faults}
+    if s.monitor.enabled:
+        notes.append("an external monitor marks hosts down: Nova's timeout theory does not apply to detection")
+    else:
+        out["detect_api_mean_s"] = theory.mean_detection_time(T, delta, p)
+        sees = s.nova.policy.get("os_compute_api:servers:show:host_status", "") in ("rule:admin_or_owner", "")
+        if sees and s.tenants.microversion not in ("2.1",) and s.nova.policy:
+            out["detect_tenant_mean_s"] = theory.mean_detection_time(T, delta, p) + theory.tenant_extra_delay_mean(P)
+            out["stale_up_s_per_failure"] = _stale_theory(s, T, P)
+        else:
+            notes.append("tenants may not see host_status under this policy: no tenant theory")
+    if kinds & {"control_plane_stall", "clock_skew"}:
+        notes.append("stalls and clock skew cause false UNKNOWN beyond the loss-only theory")
+    out["false_unknown_per_host_day"] = theory.mistake_rate(T, delta, p) * _DAY
+    random_delay = s.heartbeat.delay.dist != "fixed" or s.heartbeat.jitter > 0
+    if random_delay and p > 0 and abs(T / delta - round(T / delta)) < 1e-9:
+        notes.append(f"service_down_time {T:g} is a multiple of report_interval {delta:g}: random heartbeat "
+                     "delay turns k-1 losses into short false UNKNOWNs that the theory (constant delay) "
+                     "does not count")
+    if s.heartbeat.delay.mean_value() > 0.1 * delta:
+        notes.append("heartbeat delays are not small against report_interval: theory assumes constant delay")
+    return out, notes
+
+
+def _samples(folder: Path, runs: pd.DataFrame, keys: list[str]) -> dict[str, np.ndarray]:
+    """Per setting label: every crash → tenant latency over all replications (for CDFs)."""
+    from .simulate import Result
+
+    out: dict[str, list[float]] = {}
+    for _, row in runs[runs["status"] == "ok"].iterrows():
+        run = folder / "runs" / f"s{int(row['setting']):03d}-r{int(row['replication']):03d}"
+        v = Result.load(run).visibility
+        crash = v[(v["event"] == "host_crash:start") & v["observed_at"].notna()]
+        label = ", ".join(f"{row[k]}" for k in keys)
+        out.setdefault(label, []).extend((crash["observed_at"] - crash["caused_at"]).tolist())
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def compare(
+    scenario: Scenario | str | os.PathLike | Mapping[str, Any],
+    settings: Sequence[str] | Mapping[str, Sequence[Any]],
+    replications: int = 5,
+    *,
+    jobs: int | None = None,
+    executor: Executor | None = None,
+    out: str | os.PathLike | None = None,
+    figures: bool = True,
+    progress: bool = True,
+) -> Comparison:
+    """Sweep ``settings`` (``--set`` strings or a grid mapping) and build the comparison.
+
+    With ``out``, run folders (resumable), ``comparison.csv`` and the figures (PNG and SVG) go
+    there; without, runs go to a temporary folder and no figures are written.
+    """
+    if isinstance(settings, Mapping):
+        grid, fixed = {k.replace("__", "."): list(v) for k, v in settings.items()}, {}
+    else:
+        grid, fixed = parse_grid(settings)
+    base = load_scenario(scenario, fixed or None)
+    keys = list(grid)
+    with tempfile.TemporaryDirectory(prefix="simstatus-compare-") as scratch:
+        folder = Path(out) if out is not None else Path(scratch)
+        result = sweep(base, grid, replications, executor=executor, out=folder, progress=progress, jobs=jobs)
+        samples = _samples(folder, result.runs, keys)
+    rows, notes = [], []
+    summary = result.summary
+    for i in range(len(summary)):
+        row = summary.iloc[i]
+        setting = {k: summary[k].iloc[i].item() if hasattr(summary[k].iloc[i], "item") else summary[k].iloc[i]
+                   for k in keys}
+        predicted, why = theory_for(load_scenario(base, setting))
+        notes.extend(why)
+        entry: dict[str, Any] = {**setting, "runs": int(row["runs"]), "failed": int(row["failed"])}
+        for key, _ in METRICS:
+            for suffix in ("mean", "ci_low", "ci_high"):
+                entry[f"{key}_{suffix}"] = row.get(f"{key}_{suffix}", math.nan)
+            entry[f"{key}_theory"] = predicted[key]
+        rows.append(entry)
+    table = pd.DataFrame(rows)
+    comparison = Comparison(sweep=result, table=table, keys=keys, notes=list(dict.fromkeys(notes)),
+                            samples=samples)
+    if out is not None:
+        table.to_csv(Path(out) / "comparison.csv", index=False)
+        if figures:
+            comparison.figures = write_figures(comparison, base, Path(out))
+    return comparison
+
+
+def write_figures(comparison: Comparison, base: Scenario, folder: Path) -> list[Path]:
+    """Latency CDFs with theory dashed, and the detection / false-alarm trade-off, as PNG and SVG."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from . import plotting
+
+    paths: list[Path] = []
+    keys = comparison.keys
+    curves = {}
+    table = comparison.table
+    for i in range(len(table)):
+        row = {k: table[k].iloc[i] for k in keys}
+        s = load_scenario(base, {k: v.item() if hasattr(v, "item") else v for k, v in row.items()})
+        T = effective_service_down_time(s.nova.report_interval, s.nova.service_down_time)
+        label = ", ".join(f"{row[k]}" for k in keys)
+        if not s.monitor.enabled:
+            curves[label] = (lambda t, T=T, d=s.nova.report_interval, P=s.tenants.poll_interval:
+                             theory.tenant_detection_cdf(t, T, d, P))
+    title = ", ".join(keys) or "setting"
+    if comparison.samples:
+        ax = plotting.latency_cdf(comparison.samples, theory=curves or None,
+                                  xlabel="crash → tenant detection latency (s)")
+        ax.set_title(f"Crash → tenant latency by {title} (dashed: theory)")
+        paths += plotting.save_figure(ax, folder / "latency_cdf")
+        plt.close(ax.figure)
+    summary = comparison.sweep.summary
+    if len(keys) == 1 and "false_unknown_per_host_day_mean" in summary:
+        ax = plotting.tradeoff(summary, label=keys[0])
+        paths += plotting.save_figure(ax, folder / "tradeoff")
+        plt.close(ax.figure)
+    return paths
+
+
+def _cell(mean: float, low: float, high: float, digits: int) -> str:
+    if not np.isfinite(mean):
+        return "-"
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def format_table(comparison: Comparison) -> str:
+    """The comparison as text: mean [95 % CI] beside theory, one line per setting, notes below."""
+    t = comparison.table
+    columns: dict[str, list[str]] = {k: [str(v) for v in t[k]] for k in comparison.keys}
+    for key, label in METRICS:
+        digits = 3 if "per_host_day" in key else 1
+        columns[label] = [_cell(m, lo, hi, digits) for m, lo, hi in
+                          zip(t[f"{key}_mean"], t[f"{key}_ci_low"], t[f"{key}_ci_high"])]
+        columns["theory" + " " * len(columns) ] = [
+            "-" if not np.isfinite(v) else f"{v:.{digits}f}" for v in t[f"{key}_theory"]]
+    columns["runs"] = [f"{r}" + (f" ({f} failed)" if f else "") for r, f in zip(t["runs"], t["failed"])]
+    frame = pd.DataFrame(columns)
+    frame.columns = [c.strip() for c in frame.columns]
+    text = frame.to_string(index=False)
+    lines = [text, "", "mean [95 % CI] over replications; theory: simstatus.theory for the same setting"]
+    lines += [f"note: {n}" for n in comparison.notes]
+    if comparison.figures:
+        lines.append("figures: " + ", ".join(str(p) for p in comparison.figures))
+    return "\n".join(lines)

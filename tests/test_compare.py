@@ -1,0 +1,71 @@
+"""``simstatus.compare``: grid parsing, theory beside each figure, the table, files written."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from simstatus.compare import compare, format_table, parse_grid, theory_for
+from simstatus.scenario import ScenarioError, load_scenario
+
+SMALL = {
+    "name": "compare-test",
+    "seed": 5,
+    "duration": "3h",
+    "nova": {"policy": {"os_compute_api:servers:show:host_status": "rule:admin_or_owner"}},
+    "cloud": {"hosts": 6, "projects": 2, "servers_per_host": 1},
+    "faults": [{"kind": "host_crash", "hosts": "all", "rate_per_host_day": 8,
+                "duration": {"dist": "fixed", "value": 900}}],
+    "tenants": {"poll_interval": 4},
+}
+
+
+def test_parse_grid_splits_values_but_keeps_toml_arrays_whole():
+    """Commas separate values, except inside [..] and quotes; one value is a fixed override."""
+    grid, fixed = parse_grid(["nova.service_down_time=15,30,60", 'faults.0.hosts=["compute-000","compute-001"]',
+                              "heartbeat.loss=0.01,0.1", "duration=2h"])
+    assert grid == {"nova.service_down_time": [15, 30, 60], "heartbeat.loss": [0.01, 0.1]}
+    assert fixed == {"faults.0.hosts": ["compute-000", "compute-001"], "duration": "2h"}
+    with pytest.raises(ScenarioError, match="KEY=VALUE"):
+        parse_grid(["nova.service_down_time"])
+
+
+def test_theory_for_gives_the_closed_forms_of_the_setting():
+    """T=30, Δ=10, P=4, p=0.1: API 25 − (Δ/2 loss correction), tenant +2, λ_M = 0.9·0.1³/10 per s."""
+    s = load_scenario(SMALL, {"nova.service_down_time": 35, "heartbeat.loss": 0.1})
+    predicted, notes = theory_for(s)
+    # k = floor(35/10) = 3 losses: λ_M = (1 − p)·p³/Δ = 0.9·0.001/10 = 9e-5 per s = 7.776 per day
+    assert predicted["false_unknown_per_host_day"] == pytest.approx(7.776)
+    assert predicted["detect_tenant_mean_s"] - predicted["detect_api_mean_s"] == pytest.approx(2.0)
+    assert not notes
+    no_loss, _ = theory_for(load_scenario(SMALL))
+    assert no_loss["detect_api_mean_s"] == pytest.approx(55.0)  # T − Δ/2
+
+
+def test_theory_is_withheld_where_its_assumptions_fail():
+    """A monitor, or a policy hiding host_status from tenants, empties those theory cells with a note."""
+    monitored, notes = theory_for(load_scenario(SMALL, {"monitor.enabled": True}))
+    assert math.isnan(monitored["detect_api_mean_s"]) and any("monitor" in n for n in notes)
+    hidden, notes = theory_for(load_scenario(SMALL, {"nova.policy": {}}))
+    assert math.isnan(hidden["detect_tenant_mean_s"]) and not math.isnan(hidden["detect_api_mean_s"])
+    assert any("policy" in n for n in notes)
+
+
+def test_compare_writes_table_csv_and_figures(tmp_path):
+    """Two settings: one row each with mean ≤ CI bounds, theory beside; CSV, PNG and SVG written."""
+    c = compare(SMALL, ["nova.service_down_time=30,90"], replications=3, jobs=1, out=tmp_path, progress=False)
+    t = c.table
+    assert list(t["nova.service_down_time"]) == [30, 90]
+    assert (t["detect_api_mean_s_ci_low"] <= t["detect_api_mean_s_mean"]).all()
+    assert (t["detect_api_mean_s_mean"] <= t["detect_api_mean_s_ci_high"]).all()
+    assert list(t["detect_api_mean_s_theory"]) == [pytest.approx(25.0), pytest.approx(85.0)]
+    # common random numbers: the same crashes, detected exactly 60 s later with the longer timeout
+    assert t["detect_api_mean_s_mean"].diff().iloc[1] == pytest.approx(60.0)
+    names = sorted(p.name for p in tmp_path.iterdir() if p.is_file())
+    assert names == ["comparison.csv", "latency_cdf.png", "latency_cdf.svg", "sweep.json",
+                     "tradeoff.png", "tradeoff.svg"]
+    assert all((tmp_path / n).stat().st_size > 1000 for n in names if n.endswith((".png", ".svg")))
+    text = format_table(c)
+    assert "crash → tenant (s)" in text and "false UNKNOWN / host-day" in text and "theory" in text
+    assert text.splitlines()[1].split()[0] == "30"
