@@ -213,9 +213,7 @@ def sweep(
             tasks.append((s_index, r, setting, run_seed(base.seed, r), folder))
 
     rows: dict[tuple[int, int], dict[str, Any]] = {}
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(tasks), desc="sweep", unit="run", disable=not progress)
+    bar = _progress_bar(len(tasks), progress)
     try:
         if executor is None and (jobs == 1 or len(tasks) == 1):
             for s_index, r, setting, seed, folder in tasks:
@@ -270,6 +268,23 @@ def summarise_runs(runs: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
             row[f"{column}_n"] = n
         out.append(row)
     return pd.DataFrame(out)
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(total: int, enabled: bool):
+    """tqdm.auto (a widget in notebooks, a bar in terminals), or nothing at all when disabled."""
+    if not enabled:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="sweep", unit="run")
 
 
 def _plain(scenario: Scenario) -> dict[str, Any]:
