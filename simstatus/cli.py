@@ -1,8 +1,10 @@
 """``simstatus``: the command line.
 
 ``simstatus run SCENARIO [--out DIR] [--set KEY=VALUE ...]`` runs one scenario and prints its
-summary table; ``simstatus bench`` times the model against a naive baseline.  Bad input (a scenario that does not validate, a bad ``--set``) prints one
-clear message and exits 2, never a traceback; a run folder that already exists exits 1.
+summary table; ``simstatus bench`` times the model against a naive baseline; ``simstatus serve
+[SCENARIO]`` serves the compute API over a live simulation until interrupted.  Bad input (a
+scenario that does not validate, a bad ``--set``, a bad policy) prints one clear message and
+exits 2, never a traceback; a run folder that already exists, or a serve address in use, exits 1.
 """
 
 from __future__ import annotations
@@ -48,7 +50,38 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--hosts", type=_positive_ints, default=[100, 1000], metavar="N[,N...]",
                        help="cloud sizes to measure (default: 100,1000)")
     bench.add_argument("--hours", type=_positive_float, default=24.0, help="simulated hours (default: 24)")
+    serve = commands.add_parser(
+        "serve", help="serve Nova's compute API (2.1-2.16) over a live simulation",
+        description="Serve Nova's compute API (2.1-2.16) and the /simstatus control routes over a live "
+                    "simulation, until interrupted. One asyncio loop runs the server and the simulation.")
+    serve.add_argument("scenario", nargs="?", default=None,
+                       help="scenario TOML file (default: data/scenarios/default.toml if it exists, "
+                            "else the built-in defaults)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    serve.add_argument("--port", type=_port, default=8774, help="port, 0 for any free one (default: %(default)s)")
+    serve.add_argument("--clock", choices=["realtime", "manual"], default="realtime",
+                       help="realtime: simulated time follows the wall clock at --speed; manual: it moves "
+                            "only by POST /simstatus/clock/advance (default: %(default)s)")
+    serve.add_argument("--speed", type=_positive_float, default=None,
+                       help="simulated seconds per wall second, realtime clock only (default: 1)")
+    serve.add_argument("--policy-file", metavar="FILE", help="oslo.policy file (YAML or JSON) over Nova's defaults "
+                                                            "and the scenario's [nova.policy]")
+    serve.add_argument("--policy", dest="policy_rules", metavar="RULE=CHECK", action="append", default=[],
+                       help="override one policy rule, e.g. --policy "
+                            "os_compute_api:servers:show:host_status=rule:admin_or_owner (repeatable)")
+    serve.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
+                       help="override a scenario key, e.g. --set cloud.hosts=5 (repeatable)")
     return parser
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r}: a port is 0-65535 (0: any free port)")
+    return value
 
 
 def _positive_ints(text: str) -> list[int]:
@@ -77,6 +110,38 @@ def _bench(args: argparse.Namespace) -> int:
     for hosts in args.hosts:  # bad input fails here, before any timing
         load_scenario(args.scenario, bench_overrides(hosts, args.hours))
     print(format_bench(run_bench(args.scenario, args.hosts, args.hours)))
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import logging
+
+    from .serve import ServeError, serve_forever  # keep the other commands free of FastAPI
+
+    if args.speed is not None and args.clock != "realtime":
+        print("simstatus: error: --speed applies to --clock realtime only", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    def announce(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    def log_requests() -> None:  # once serving: one line per request on stderr
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        logger = logging.getLogger("simstatus")
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+    try:
+        serve_forever(args.scenario, overrides=args.overrides, host=args.host, port=args.port,
+                      clock=args.clock, speed=1.0 if args.speed is None else args.speed,
+                      policy_file=args.policy_file, policy_rules=args.policy_rules, announce=announce,
+                      on_ready=log_requests)
+    except ServeError as err:  # bad scenario or policy (2), address in use (1): one line
+        print(f"simstatus: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        pass
     return 0
 
 
@@ -119,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "bench":
             return _bench(args)
+        if args.command == "serve":
+            return _serve(args)
     except ScenarioError as err:
         print(f"simstatus: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
