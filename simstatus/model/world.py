@@ -119,6 +119,23 @@ class World:
         """What a tenant sees of a healthy host before its first poll."""
         return host_status_field(HostStatus.UP.value, self.tenant_visibility[server.project])
 
+    def extend_horizon(self, until: float, window: float) -> bool:
+        """Let the run go on past the scenario's duration (serve mode): plan heartbeats further.
+
+        Raises each stream's horizon to ``until + window`` when it is closer than half a window
+        and pokes every probe, which re-plans its next change against the new horizon.  A far
+        horizon up front would be costly (a probe of a healthy host plans every report up to it),
+        hence the rolling window.  Returns whether anything moved.
+        """
+        streams = self.streams.values()
+        if all(s.horizon >= until + window / 2 for s in streams):
+            return False
+        for s in streams:
+            s.horizon = max(s.horizon, until + window)
+        for probe in self.probes.values():
+            probe.poke()
+        return True
+
     @property
     def actions(self) -> list[ActionRecord]:
         return self.cloud.actions
