@@ -15,7 +15,9 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/simstatus run data/scenarios/default.toml
+	rm -rf runs/demo  # a fresh study each time (an existing folder would be resumed, not re-run)
+	$(BIN)/simstatus compare data/scenarios/default.toml --set nova.service_down_time=15,30,60,120 \
+		--replications 5 --out runs/demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -24,4 +26,4 @@ bench: $(STAMP)
 	$(BIN)/simstatus bench
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info runs/demo

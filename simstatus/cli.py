@@ -1,8 +1,10 @@
 """``simstatus``: the command line.
 
 ``simstatus run SCENARIO [--out DIR] [--set KEY=VALUE ...]`` runs one scenario and prints its
-summary table; ``simstatus bench`` times the model against a naive baseline; ``simstatus serve
-[SCENARIO]`` serves the compute API over a live simulation until interrupted.  Bad input (a
+summary table; ``simstatus compare SCENARIO --set KEY=V1,V2,...`` sweeps settings and prints the
+comparison with confidence intervals and theory; ``simstatus bench`` times the model against a
+naive baseline; ``simstatus serve [SCENARIO]`` serves the compute API over a live simulation
+until interrupted.  Bad input (a
 scenario that does not validate, a bad ``--set``, a bad policy) prints one clear message and
 exits 2, never a traceback; a run folder that already exists, or a serve address in use, exits 1.
 """
@@ -42,6 +44,25 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", metavar="DIR", help="save the run folder here (must not exist)")
     run.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
                      help="override a scenario key, e.g. --set nova.service_down_time=30 (repeatable)")
+    _policy_options(run)
+    compare = commands.add_parser(
+        "compare", help="sweep settings; print detection latency and false alarms with CIs and theory",
+        description="Run a scenario for every combination of the --set values (comma-separated), "
+                    "--replications times each, and print per setting: crash detection latency to the "
+                    "API and to tenants, false-UNKNOWN episodes per host-day and stale-UP seconds per "
+                    "failure, each as mean [95 %% CI] beside the closed-form prediction.")
+    compare.add_argument("scenario", help="scenario TOML file (see docs/scenario.md)")
+    compare.add_argument("--set", dest="settings", metavar="KEY=V1[,V2...]", action="append", default=[],
+                         help="values to compare, e.g. --set nova.service_down_time=15,30,60,120; a single "
+                              "value is a fixed override (repeatable; several lists make a product)")
+    compare.add_argument("--replications", type=_positive_int, default=5,
+                         help="runs per setting, each with its own seed (default: %(default)s)")
+    compare.add_argument("--jobs", type=_positive_int, default=None,
+                         help="worker processes (default: one per CPU; 1 runs in this process)")
+    compare.add_argument("--out", metavar="DIR", help="keep run folders, comparison.csv and the figures "
+                                                     "(PNG and SVG) here; calling again resumes")
+    compare.add_argument("--no-progress", dest="progress", action="store_false",
+                         help="no progress bar on stderr")
     bench = commands.add_parser("bench", help="speed against a one-event-per-heartbeat baseline",
                                 description="Time simstatus against a naive SimPy model that ticks every "
                                             "heartbeat, in the same run; prints ratios.")
@@ -64,14 +85,29 @@ def _parser() -> argparse.ArgumentParser:
                             "only by POST /simstatus/clock/advance (default: %(default)s)")
     serve.add_argument("--speed", type=_positive_float, default=None,
                        help="simulated seconds per wall second, realtime clock only (default: 1)")
-    serve.add_argument("--policy-file", metavar="FILE", help="oslo.policy file (YAML or JSON) over Nova's defaults "
-                                                            "and the scenario's [nova.policy]")
-    serve.add_argument("--policy", dest="policy_rules", metavar="RULE=CHECK", action="append", default=[],
-                       help="override one policy rule, e.g. --policy "
-                            "os_compute_api:servers:show:host_status=rule:admin_or_owner (repeatable)")
+    _policy_options(serve)
     serve.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
                        help="override a scenario key, e.g. --set cloud.hosts=5 (repeatable)")
     return parser
+
+
+def _policy_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--policy-file", metavar="FILE", help="oslo.policy file (YAML or JSON) over Nova's "
+                                                              "defaults and the scenario's [nova.policy]")
+    command.add_argument("--policy", dest="policy_rules", metavar="RULE=CHECK", action="append", default=[],
+                         help="override one policy rule, e.g. --policy "
+                              "os_compute_api:servers:show:host_status=rule:admin_or_owner (repeatable; "
+                              "later wins: defaults < scenario < --policy-file < --policy)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be at least 1")
+    return value
 
 
 def _port(text: str) -> int:
@@ -160,6 +196,15 @@ def _run(args: argparse.Namespace) -> int:
     from .simulate import simulate  # keep `simstatus --help` fast
 
     scenario = load_scenario(args.scenario, args.overrides)
+    if args.policy_file or args.policy_rules:  # recorded in the effective scenario, hence the run folder
+        from .api.policy import Policy, PolicyError, policy_layers
+
+        try:
+            rules = policy_layers(scenario.nova.policy, args.policy_file, args.policy_rules or None)
+            Policy(rules)  # references between rules resolve (names the layer in the message)
+        except PolicyError as err:
+            raise ScenarioError([str(err)]) from None
+        scenario = load_scenario(scenario, {"nova.policy": rules})
     if args.out and Path(args.out).exists():
         raise FileExistsError(f"{args.out} already exists; choose another --out or remove it")
     result = simulate(scenario)
@@ -176,12 +221,36 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from .compare import compare, format_table
+    from .sweep import SweepError
+
+    if not args.settings:
+        print("simstatus: error: compare needs at least one --set KEY=V1,V2,... to compare",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        comparison = compare(args.scenario, args.settings, args.replications, jobs=args.jobs,
+                             out=args.out, progress=args.progress)
+    except SweepError as err:
+        print(f"simstatus: error: {err}", file=sys.stderr)
+        return 1 if "holds a different sweep" in str(err) else EXIT_BAD_INPUT
+    print(format_table(comparison))
+    failed = comparison.sweep.failed
+    if failed:
+        errors = comparison.sweep.runs.loc[comparison.sweep.runs["status"] == "error", "error"]
+        print(f"warning: {failed} run(s) failed, e.g. {errors.iloc[0]}", file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``simstatus`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "compare":
+            return _compare(args)
         if args.command == "bench":
             return _bench(args)
         if args.command == "serve":

@@ -132,7 +132,9 @@ def theory_for(s: Scenario) -> tuple[dict[str, float], list[str]]:
         notes.append("stalls and clock skew cause false UNKNOWN beyond the loss-only theory")
     out["false_unknown_per_host_day"] = theory.mistake_rate(T, delta, p) * _DAY
     random_delay = s.heartbeat.delay.dist != "fixed" or s.heartbeat.jitter > 0
-    if random_delay and p > 0 and abs(T / delta - round(T / delta)) < 1e-9:
+    k = theory.mistake_losses(T, delta)
+    boundary_rate = (1 - p) * p ** max(k - 1, 0) / delta * _DAY  # per host-day, if k-1 losses sufficed
+    if random_delay and p > 0 and abs(T / delta - round(T / delta)) < 1e-9 and boundary_rate >= 0.01:
         notes.append(f"service_down_time {T:g} is a multiple of report_interval {delta:g}: random heartbeat "
                      "delay turns k-1 losses into short false UNKNOWNs that the theory (constant delay) "
                      "does not count")

@@ -50,6 +50,7 @@ __all__ = [
     "Policy",
     "PolicyError",
     "load_policy",
+    "policy_layers",
 ]
 
 CONTEXT_IS_ADMIN = "context_is_admin"
@@ -314,6 +315,17 @@ def load_policy(scenario_rules: Mapping[str, str] | None = None,
     ``overrides`` are command-line ``RULE=CHECK`` strings (or an already-split mapping).
     Each layer is checked on its own so that an error names where the bad rule came from.
     """
+    return Policy(policy_layers(scenario_rules, policy_file, overrides))
+
+
+def policy_layers(scenario_rules: Mapping[str, str] | None = None,
+                  policy_file: str | Path | None = None,
+                  overrides: Sequence[str] | Mapping[str, str] | None = None) -> dict[str, str]:
+    """The rules the layers set over Nova's defaults (scenario < file < CLI), each validated.
+
+    ``simstatus run`` writes these into the effective scenario's ``[nova.policy]`` so that a
+    run folder records the policy it ran under.
+    """
     merged: dict[str, str] = {}
     if scenario_rules is not None:
         merged.update(_validated(scenario_rules, "scenario [nova.policy]"))
@@ -322,4 +334,4 @@ def load_policy(scenario_rules: Mapping[str, str] | None = None,
         merged.update(_validated(_read_policy_file(path), f"policy file {str(path)!r}"))
     if overrides is not None:
         merged.update(_validated(_cli_rules(overrides), "--policy"))
-    return Policy(merged)
+    return merged

@@ -1,0 +1,66 @@
+"""``simstatus compare`` and ``simstatus run --policy…`` from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from simstatus.cli import main
+from simstatus.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = str(ROOT / "data" / "scenarios" / "default.toml")
+SHORT = ["--set", "duration=6h", "--set", "cloud.hosts=6"]
+HOST_STATUS = "os_compute_api:servers:show:host_status"
+
+
+def test_compare_prints_one_row_per_setting_with_theory(capsys, tmp_path):
+    """Two timeouts: a header with the compared figures, one row each, theory beside; files in --out."""
+    code = main(["compare", DEFAULT, "--set", "nova.service_down_time=30,90", *SHORT,
+                 "--replications", "2", "--jobs", "1", "--no-progress", "--out", str(tmp_path / "c")])
+    out = capsys.readouterr().out
+    assert code == 0
+    lines = out.splitlines()
+    assert "crash → API (s)" in lines[0] and "theory" in lines[0] and "false UNKNOWN / host-day" in lines[0]
+    assert [line.split()[0] for line in lines[1:3]] == ["30", "90"]
+    assert (tmp_path / "c" / "comparison.csv").is_file() and (tmp_path / "c" / "latency_cdf.png").is_file()
+    # called again with the same arguments it resumes: nothing to run, same table
+    assert main(["compare", DEFAULT, "--set", "nova.service_down_time=30,90", *SHORT,
+                 "--replications", "2", "--jobs", "1", "--no-progress", "--out", str(tmp_path / "c")]) == 0
+    assert capsys.readouterr().out.splitlines()[:3] == lines[:3]
+
+
+def test_compare_refuses_bad_input_without_a_traceback(capsys, tmp_path):
+    """No --set, a bad value, or a folder of another sweep: one message, exit 2 / 2 / 1."""
+    assert main(["compare", DEFAULT, "--no-progress"]) == 2
+    assert "needs at least one --set" in capsys.readouterr().err
+    assert main(["compare", DEFAULT, "--set", "nova.service_down_time=30,-1", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "nova.service_down_time=-1" in err and "Traceback" not in err
+    args = ["compare", DEFAULT, *SHORT, "--replications", "1", "--jobs", "1", "--no-progress",
+            "--out", str(tmp_path / "d")]
+    assert main([*args, "--set", "nova.service_down_time=30,60"]) == 0
+    capsys.readouterr()
+    assert main([*args, "--set", "nova.service_down_time=30,90"]) == 1
+    assert "holds a different sweep" in capsys.readouterr().err
+
+
+def test_run_policy_options_layer_over_the_scenario_and_are_recorded(capsys, tmp_path):
+    """--policy-file then --policy override the scenario's NFV rule; the run folder records the result."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(f'"{HOST_STATUS}": "rule:admin_api"\n')
+    out = tmp_path / "run"
+    assert main(["run", DEFAULT, *SHORT, "--policy-file", str(policy), "--out", str(out)]) == 0
+    assert load_scenario(out / "scenario.toml").nova.policy[HOST_STATUS] == "rule:admin_api"
+    capsys.readouterr()
+    assert main(["run", DEFAULT, *SHORT, "--policy-file", str(policy),
+                 "--policy", f"{HOST_STATUS}=rule:admin_or_owner", "--out", str(tmp_path / "run2")]) == 0
+    assert load_scenario(tmp_path / "run2" / "scenario.toml").nova.policy[HOST_STATUS] == "rule:admin_or_owner"
+
+
+def test_run_refuses_a_bad_policy_with_one_line(capsys, tmp_path):
+    """A missing policy file, a RULE without =, an undefined rule reference: exit 2, no traceback."""
+    for extra in (["--policy-file", str(tmp_path / "missing.yaml")], ["--policy", "nonsense"],
+                  ["--policy", f"{HOST_STATUS}=rule:nope"]):
+        assert main(["run", DEFAULT, *SHORT, *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("simstatus: error:") and "Traceback" not in err
