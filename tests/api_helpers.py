@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+import pytest
 
 from simstatus.api.app import create_app
 from simstatus.api.compute import Backend
@@ -161,3 +162,27 @@ def rendered_export() -> dict[str, str]:
         from simstatus.api.export import render
         _RENDERED = render()
     return dict(_RENDERED)
+
+
+# -- shared fixtures (import them into a test module to use them) ---------------------------------
+@pytest.fixture(scope="module")
+def world() -> World:
+    """One world for a module's read-only tests."""
+    return make_world()
+
+
+@pytest.fixture(scope="module")
+def client(world: World):
+    """A client over ``world`` under Nova's default policy."""
+    c = Client(make_backend(world))
+    yield c
+    c.close()
+
+
+@pytest.fixture()
+def fresh():
+    """``(client, world)`` over a world of its own, for tests that write."""
+    w = make_world()
+    c = Client(make_backend(w))
+    yield c, w
+    c.close()

@@ -8,6 +8,7 @@ for a missing token is keystonemiddleware's, since Nova's own noauth2 never answ
 from __future__ import annotations
 
 import pytest
+from api_helpers import client, fresh, world  # noqa: F401 - shared fixtures
 from api_helpers import (
     ADMIN,
     H0,
@@ -31,25 +32,6 @@ ACCEPTABLE = "'0', '1', 'f', 'false', 'n', 'no', 'off', 'on', 't', 'true', 'y', 
 BODY = {"host": H0, "binary": "nova-compute"}
 
 
-@pytest.fixture(scope="module")
-def world():
-    return make_world()
-
-
-@pytest.fixture(scope="module")
-def client(world):
-    c = Client(make_backend(world))
-    yield c
-    c.close()
-
-
-@pytest.fixture()
-def fresh():
-    """A client over a world of its own, for tests that write; yields (client, world)."""
-    w = make_world()
-    c = Client(make_backend(w))
-    yield c, w
-    c.close()
 
 
 def _routes(world):

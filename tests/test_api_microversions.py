@@ -8,6 +8,7 @@ headers; well-formed but out of [2.1, 2.16] → 406 ``computeFault`` echoing the
 from __future__ import annotations
 
 import pytest
+from api_helpers import client, world  # noqa: F401 - shared fixtures
 from api_helpers import ADMIN, Client, fault, make_backend, make_world, servers_of, version_headers_of
 
 from simstatus.api.microversions import MAX_VERSION, MIN_VERSION, APIVersion, parse_version, request_version
@@ -15,16 +16,6 @@ from simstatus.api.microversions import MAX_VERSION, MIN_VERSION, APIVersion, pa
 VARY = ["OpenStack-API-Version", "X-OpenStack-Nova-API-Version"]
 
 
-@pytest.fixture(scope="module")
-def world():
-    return make_world()
-
-
-@pytest.fixture(scope="module")
-def client(world):
-    c = Client(make_backend(world))
-    yield c
-    c.close()
 
 
 def _served(response) -> str:

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from api_helpers import client, fresh, world  # noqa: F401 - shared fixtures
 from api_helpers import (
     ADMIN,
     H0,
@@ -36,25 +37,6 @@ def _sample(name: str) -> dict:
     return json.loads((SAMPLES / name).read_text())
 
 
-@pytest.fixture(scope="module")
-def world():
-    return make_world()
-
-
-@pytest.fixture(scope="module")
-def client(world):
-    c = Client(make_backend(world))
-    yield c
-    c.close()
-
-
-@pytest.fixture()
-def fresh():
-    """``(client, world)`` over a world of its own, for tests that write."""
-    w = make_world()
-    c = Client(make_backend(w))
-    yield c, w
-    c.close()
 
 
 def _services(client, version="2.11", query=""):
