@@ -208,7 +208,8 @@ def compare(
 
 
 def write_figures(comparison: Comparison, base: Scenario, folder: Path) -> list[Path]:
-    """Latency CDFs with theory dashed, and the detection / false-alarm trade-off, as PNG and SVG."""
+    """As PNG and SVG: latency CDFs with theory dashed, a status timeline per setting (its first
+    replication) and the detection / false-alarm trade-off (one varied key)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -234,6 +235,16 @@ def write_figures(comparison: Comparison, base: Scenario, folder: Path) -> list[
                                   xlabel="crash → tenant detection latency (s)")
         ax.set_title(f"Crash → tenant latency by {title} (dashed: theory)")
         paths += plotting.save_figure(ax, folder / "latency_cdf")
+        plt.close(ax.figure)
+    runs = comparison.sweep.runs
+    from .simulate import Result
+
+    for _, row in runs[(runs["replication"] == 0) & (runs["status"] == "ok")].iterrows():
+        index = int(row["setting"])
+        label = ", ".join(f"{k}={row[k]}" for k in keys) or "scenario"
+        result = Result.load(folder / "runs" / f"s{index:03d}-r000")
+        ax = plotting.status_timeline(result, title=f"host_status as the API reported it ({label}, replication 0)")
+        paths += plotting.save_figure(ax, folder / f"timeline_s{index:03d}")
         plt.close(ax.figure)
     summary = comparison.sweep.summary
     if len(keys) == 1 and "false_unknown_per_host_day_mean" in summary:
