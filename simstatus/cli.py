@@ -63,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
                                                      "(PNG and SVG) here; calling again resumes")
     compare.add_argument("--no-progress", dest="progress", action="store_false",
                          help="no progress bar on stderr")
+    _policy_options(compare)
     bench = commands.add_parser("bench", help="speed against a one-event-per-heartbeat baseline",
                                 description="Time simstatus against a naive SimPy model that ticks every "
                                             "heartbeat, in the same run; prints ratios.")
@@ -196,14 +197,8 @@ def _run(args: argparse.Namespace) -> int:
     from .simulate import simulate  # keep `simstatus --help` fast
 
     scenario = load_scenario(args.scenario, args.overrides)
-    if args.policy_file or args.policy_rules:  # recorded in the effective scenario, hence the run folder
-        from .api.policy import Policy, PolicyError, policy_layers
-
-        try:
-            rules = policy_layers(scenario.nova.policy, args.policy_file, args.policy_rules or None)
-            Policy(rules)  # references between rules resolve (names the layer in the message)
-        except PolicyError as err:
-            raise ScenarioError([str(err)]) from None
+    rules = _policy_override(scenario, args)
+    if rules is not None:  # recorded in the effective scenario, hence the run folder
         scenario = load_scenario(scenario, {"nova.policy": rules})
     if args.out and Path(args.out).exists():
         raise FileExistsError(f"{args.out} already exists; choose another --out or remove it")
@@ -229,18 +224,48 @@ def _compare(args: argparse.Namespace) -> int:
         print("simstatus: error: compare needs at least one --set KEY=V1,V2,... to compare",
               file=sys.stderr)
         return EXIT_BAD_INPUT
+    policy = _policy_override(load_scenario(args.scenario), args)
+    settings = args.settings + ([f"nova.policy={_toml_table(policy)}"] if policy is not None else [])
     try:
-        comparison = compare(args.scenario, args.settings, args.replications, jobs=args.jobs,
+        comparison = compare(args.scenario, settings, args.replications, jobs=args.jobs,
                              out=args.out, progress=args.progress)
     except SweepError as err:
         print(f"simstatus: error: {err}", file=sys.stderr)
         return 1 if "holds a different sweep" in str(err) else EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        where = (f"finished runs are saved in {args.out}; run the same command to resume" if args.out
+                 else "nothing was saved (use --out DIR to make a comparison resumable)")
+        print(f"\nsimstatus: interrupted; {where}", file=sys.stderr)
+        return 130
     print(format_table(comparison))
     failed = comparison.sweep.failed
     if failed:
         errors = comparison.sweep.runs.loc[comparison.sweep.runs["status"] == "error", "error"]
-        print(f"warning: {failed} run(s) failed, e.g. {errors.iloc[0]}", file=sys.stderr)
+        print(f"simstatus: {failed} of {len(comparison.sweep.runs)} runs failed, e.g. {errors.iloc[0]}"
+              + (f"; their tracebacks are in {args.out}/runs/*.error.txt" if args.out else ""), file=sys.stderr)
+        return 1
     return 0
+
+
+def _toml_table(rules: dict[str, str]) -> str:
+    """A TOML inline table, as ``--set nova.policy=...`` reads it."""
+    import tomli_w
+
+    return "{" + ", ".join(tomli_w.dumps({k: v}).strip().replace(" = ", "=", 1) for k, v in rules.items()) + "}"
+
+
+def _policy_override(scenario, args: argparse.Namespace) -> dict[str, str] | None:
+    """The scenario's ``[nova.policy]`` with ``--policy-file`` and ``--policy`` layered on, or None."""
+    if not (args.policy_file or args.policy_rules):
+        return None
+    from .api.policy import Policy, PolicyError, policy_layers
+
+    try:
+        rules = policy_layers(scenario.nova.policy, args.policy_file, args.policy_rules or None)
+        Policy(rules)  # references between rules resolve (names the layer in the message)
+    except PolicyError as err:
+        raise ScenarioError([str(err)]) from None
+    return rules
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -28,8 +29,8 @@ import pandas as pd
 
 from . import metrics, theory
 from .scenario import Scenario, ScenarioError, load_scenario, parse_override
-from .servicegroup import effective_service_down_time
-from .sweep import SweepResult, sweep
+from .servicegroup import ServiceGroupConfigWarning, effective_service_down_time
+from .sweep import SweepError, SweepResult, normalise_grid, sweep
 
 __all__ = ["Comparison", "compare", "parse_grid", "theory_for", "format_table", "METRICS"]
 
@@ -37,7 +38,7 @@ __all__ = ["Comparison", "compare", "parse_grid", "theory_for", "format_table", 
 METRICS = [
     ("detect_api_mean_s", "crash → API (s)"),
     ("detect_tenant_mean_s", "crash → tenant (s)"),
-    ("false_unknown_per_host_day", "false UNKNOWN / host-day"),
+    ("false_unknown_per_up_host_day", "false UNKNOWN / host-day up"),
     ("stale_up_s_per_failure", "stale UP s / failure"),
 ]
 _DAY = 86400.0
@@ -90,6 +91,8 @@ def parse_grid(items: Sequence[str]) -> tuple[dict[str, list[Any]], dict[str, An
                                  "(e.g. nova.service_down_time=15,30,60,120)"])
         values = [parse_override(f"{key}={v}")[1] for v in _split_top_level(raw)]
         key = key.strip()
+        if key in grid or key in fixed:
+            raise ScenarioError([f"{key}: given twice (list every value in one --set {key}=V1,V2,...)"])
         if len(values) == 1:
             fixed[key] = values[0]
         else:
@@ -111,26 +114,43 @@ def _stale_theory(s: Scenario, T: float, P: float) -> float:
     return float(np.mean(np.interp(np.minimum(durations, top), grid, cumulative)))
 
 
+def _tenant_sees(s: Scenario) -> str:
+    """What the scenario's tenants may see of host_status: the API's own policy and version rule."""
+    from .api.auth import RequestContext
+    from .api.microversions import APIVersion, parse_version
+    from .api.policy import load_policy
+
+    if parse_version(s.tenants.microversion) < APIVersion(2, 16):
+        return "none"
+    ctx = RequestContext(user_id="tenant-user", project_id="tenant")
+    return load_policy(s.nova.policy).host_status_visibility(ctx, {"project_id": "tenant"})
+
+
 def theory_for(s: Scenario) -> tuple[dict[str, float], list[str]]:
     """Theory's prediction of each compared figure for one scenario, and why any is missing."""
     delta, P, p = s.nova.report_interval, s.tenants.poll_interval, s.heartbeat.loss
-    T = effective_service_down_time(delta, s.nova.service_down_time)
     notes: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ServiceGroupConfigWarning)
+        T = effective_service_down_time(delta, s.nova.service_down_time)
+    if caught:
+        notes.append(f"service_down_time {s.nova.service_down_time:g} <= report_interval {delta:g}: "
+                     f"Nova uses {T:g} instead (its sanity rule), and so does the simulation")
     out = {key: math.nan for key, _ in METRICS}
     kinds = {f.kind for f in s.faults}
     if s.monitor.enabled:
         notes.append("an external monitor marks hosts down: Nova's timeout theory does not apply to detection")
     else:
         out["detect_api_mean_s"] = theory.mean_detection_time(T, delta, p)
-        sees = s.nova.policy.get("os_compute_api:servers:show:host_status", "") in ("rule:admin_or_owner", "")
-        if sees and s.tenants.microversion not in ("2.1",) and s.nova.policy:
+        shown = _tenant_sees(s)
+        if shown != "none":  # a crash shows as UNKNOWN, which unknown-only shows too
             out["detect_tenant_mean_s"] = theory.mean_detection_time(T, delta, p) + theory.tenant_extra_delay_mean(P)
             out["stale_up_s_per_failure"] = _stale_theory(s, T, P)
         else:
-            notes.append("tenants may not see host_status under this policy: no tenant theory")
+            notes.append("tenants cannot see host_status (policy or microversion): no tenant theory")
     if kinds & {"control_plane_stall", "clock_skew"}:
         notes.append("stalls and clock skew cause false UNKNOWN beyond the loss-only theory")
-    out["false_unknown_per_host_day"] = theory.mistake_rate(T, delta, p) * _DAY
+    out["false_unknown_per_up_host_day"] = theory.mistake_rate(T, delta, p) * _DAY
     random_delay = s.heartbeat.delay.dist != "fixed" or s.heartbeat.jitter > 0
     k = theory.mistake_losses(T, delta)
     boundary_rate = (1 - p) * p ** max(k - 1, 0) / delta * _DAY  # per host-day, if k-1 losses sufficed
@@ -174,11 +194,13 @@ def compare(
     there; without, runs go to a temporary folder and no figures are written.
     """
     if isinstance(settings, Mapping):
-        grid, fixed = {k.replace("__", "."): list(v) for k, v in settings.items()}, {}
+        grid, fixed = normalise_grid(settings), {}
     else:
         grid, fixed = parse_grid(settings)
     base = load_scenario(scenario, fixed or None)
     keys = list(grid)
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        raise SweepError(f"--out {out}: exists and is not a folder")
     with tempfile.TemporaryDirectory(prefix="simstatus-compare-") as scratch:
         folder = Path(out) if out is not None else Path(scratch)
         result = sweep(base, grid, replications, executor=executor, out=folder, progress=progress, jobs=jobs)
@@ -219,6 +241,8 @@ def write_figures(comparison: Comparison, base: Scenario, folder: Path) -> list[
 
     paths: list[Path] = []
     keys = comparison.keys
+    for stale in folder.glob("timeline_s*.*"):  # from an earlier call with other settings
+        stale.unlink()
     curves = {}
     table = comparison.table
     for i in range(len(table)):
@@ -247,16 +271,18 @@ def write_figures(comparison: Comparison, base: Scenario, folder: Path) -> list[
         paths += plotting.save_figure(ax, folder / f"timeline_s{index:03d}")
         plt.close(ax.figure)
     summary = comparison.sweep.summary
-    if len(keys) == 1 and "false_unknown_per_host_day_mean" in summary:
-        ax = plotting.tradeoff(summary, label=keys[0])
+    if len(keys) == 1 and "false_unknown_per_up_host_day_mean" in summary:
+        ax = plotting.tradeoff(summary, x="false_unknown_per_up_host_day", label=keys[0])
         paths += plotting.save_figure(ax, folder / "tradeoff")
         plt.close(ax.figure)
     return paths
 
 
 def _cell(mean: float, low: float, high: float, digits: int) -> str:
+    """``mean [low, high]``; the low bound is shown clipped at 0 (every compared figure is >= 0)."""
     if not np.isfinite(mean):
         return "-"
+    low = max(low, 0.0) if np.isfinite(low) else low
     if not (np.isfinite(low) and np.isfinite(high)):
         return f"{mean:.{digits}f}"
     return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
@@ -267,7 +293,7 @@ def format_table(comparison: Comparison) -> str:
     t = comparison.table
     columns: dict[str, list[str]] = {k: [str(v) for v in t[k]] for k in comparison.keys}
     for key, label in METRICS:
-        digits = 3 if "per_host_day" in key else 1
+        digits = 3 if "host_day" in key else 1
         columns[label] = [_cell(m, lo, hi, digits) for m, lo, hi in
                           zip(t[f"{key}_mean"], t[f"{key}_ci_low"], t[f"{key}_ci_high"])]
         columns["theory" + " " * len(columns) ] = [
@@ -276,7 +302,8 @@ def format_table(comparison: Comparison) -> str:
     frame = pd.DataFrame(columns)
     frame.columns = [c.strip() for c in frame.columns]
     text = frame.to_string(index=False)
-    lines = [text, "", "mean [95 % CI] over replications; theory: simstatus.theory for the same setting"]
+    lines = [text, "", "mean [95 % CI] over replications (t-interval, shown clipped at 0); theory: "
+                       "simstatus.theory for the same setting"]
     lines += [f"note: {n}" for n in comparison.notes]
     if comparison.figures:
         lines.append("figures: " + ", ".join(str(p) for p in comparison.figures))

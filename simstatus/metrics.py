@@ -594,7 +594,8 @@ def run_summary(result) -> dict[str, float]:
     ``detect_api_mean_s`` / ``detect_tenant_mean_s``: host_crash start → first non-UP answer at the
     API (per crash and host) / at the tenant (per crash, host and project, seen rows only), with
     their counts ``detect_*_n``; ``missed`` and ``hidden`` as in :func:`summary`, over all events;
-    ``false_unknown_per_host_day``; the :func:`detector_qos` numbers (``lambda_m_per_s``, ``t_m_s``,
+    ``false_unknown_per_host_day`` (per host-day of the run), ``false_unknown_per_up_host_day``
+    (λ_M × 86400: per day of up-time, what theory predicts); the :func:`detector_qos` numbers (``lambda_m_per_s``, ``t_m_s``,
     ``t_mr_s``, ``p_a``, ``t_d_mean_s`` over all failures, ``mistakes``); ``stale_up_s_per_failure``
     (mean ``tenant_stale_s`` over failure × project rows) and ``stale_api_s_per_failure`` (mean
     ``api_stale_s`` per failure) from :func:`stale_exposure`; ``failures``; ``host_days``.
@@ -635,6 +636,7 @@ def run_summary(result) -> dict[str, float]:
         "t_d_mean_s": qos["t_d_mean_s"],
         "mistakes": qos["mistakes"],
         "lambda_m_per_s": qos["lambda_m_per_s"],
+        "false_unknown_per_up_host_day": qos["lambda_m_per_s"] * 86400.0,
         "t_m_s": qos["t_m_s"],
         "t_mr_s": qos["t_mr_s"],
         "p_a": qos["p_a"],

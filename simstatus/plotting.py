@@ -83,6 +83,7 @@ SERIES_COLORS: tuple[str, ...] = ("#0072B2", "#D55E00", "#009E73", "#E69F00", "#
 #: Axis labels (with units) of the metrics a sweep reports; other names get a label from their suffix.
 METRIC_LABELS: dict[str, str] = {
     "false_unknown_per_host_day": "false UNKNOWN episodes per host-day",
+    "false_unknown_per_up_host_day": "false UNKNOWN episodes per host-day of up-time",
     "detect_tenant_mean_s": "mean detection latency seen by tenants (s)",
     "detect_api_mean_s": "mean detection latency at the API (s)",
     "detect_tenant_p95_s": "95th percentile detection latency seen by tenants (s)",

@@ -34,7 +34,8 @@ import pandas as pd
 
 from .scenario import Scenario, ScenarioError, load_scenario, scenario_to_toml
 
-__all__ = ["SweepError", "SweepResult", "sweep", "run_seed", "confidence_interval", "summarise_runs"]
+__all__ = ["SweepError", "SweepResult", "sweep", "run_seed", "confidence_interval", "summarise_runs",
+           "normalise_grid"]
 
 #: Columns of every per-run row besides the grid keys and the metrics.
 RUN_COLUMNS = ["setting", "replication", "seed", "status", "error"]
@@ -101,7 +102,8 @@ def confidence_interval(values: Sequence[float] | np.ndarray) -> tuple[float, fl
     return mean, mean - half, mean + half, n
 
 
-def _grid(grid: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
+def normalise_grid(grid: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """Dotted keys (``a__b`` → ``a.b``) → lists of values; a single value is a one-value list."""
     out: dict[str, list[Any]] = {}
     for key, values in grid.items():
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
@@ -129,13 +131,19 @@ def _run_one(scenario_data: dict[str, Any], setting: dict[str, Any], seed: int,
 
     summarise = summarise or metrics.run_summary
     try:
+        result = None
         if folder is not None and Path(folder).is_dir():
-            result = Result.load(folder)
-        else:
+            try:
+                result = Result.load(folder)
+            except Exception:  # damaged (a file deleted or cut short): run it again
+                result = None
+        if result is None:
             result = simulate(scenario_data, **setting, seed=seed)
             if folder is not None:
                 result.save(folder, overwrite=True)
         row = {"status": "ok", "error": None, **summarise(result)}
+        if folder is not None:
+            Path(folder + ".error.txt").unlink(missing_ok=True)  # an earlier attempt's error
     except Exception as exc:  # recorded, and the sweep goes on
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         row = {"status": "error", "error": detail}
@@ -187,9 +195,13 @@ def sweep(
     """
     started = time.perf_counter()
     base = load_scenario(scenario)
-    grid = _grid(grid or {})
+    grid = normalise_grid(grid or {})
     if not isinstance(replications, int) or isinstance(replications, bool) or replications < 1:
         raise SweepError(f"replications: expected an integer >= 1 (got {replications!r})")
+    if jobs is not None and (not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1):
+        raise SweepError(f"jobs: expected an integer >= 1 (got {jobs!r})")
+    if jobs is not None and executor is not None:
+        raise SweepError("give executor or jobs, not both (jobs sizes the default process pool)")
     if "seed" in grid:
         raise SweepError("grid 'seed': seeds are derived per replication; sweep replications instead")
     keys = list(grid)
@@ -222,6 +234,7 @@ def sweep(
         else:
             own = executor is None
             pool = executor or ProcessPoolExecutor(max_workers=jobs or os.cpu_count() or 1)
+            interrupted = False
             try:
                 futures: dict[Future, tuple[int, int]] = {
                     pool.submit(_run_one, data, setting, seed, folder, summarise): (s_index, r)
@@ -234,9 +247,14 @@ def sweep(
                     except Exception as exc:  # the worker itself died (killed, out of memory)
                         rows[key] = {"status": "error", "error": f"worker failed: {exc!r}"}
                     bar.update()
+            except KeyboardInterrupt:
+                interrupted = True  # finished runs are saved; don't wait for the running ones
+                for future in futures:
+                    future.cancel()
+                raise
             finally:
                 if own:
-                    pool.shutdown(cancel_futures=True)
+                    pool.shutdown(wait=not interrupted, cancel_futures=True)
     finally:
         bar.close()
 

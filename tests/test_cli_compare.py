@@ -23,10 +23,14 @@ def test_compare_prints_one_row_per_setting_with_theory(capsys, tmp_path):
     assert "crash → API (s)" in lines[0] and "theory" in lines[0] and "false UNKNOWN / host-day" in lines[0]
     assert [line.split()[0] for line in lines[1:3]] == ["30", "90"]
     assert (tmp_path / "c" / "comparison.csv").is_file() and (tmp_path / "c" / "latency_cdf.png").is_file()
-    # called again with the same arguments it resumes: nothing to run, same table
+    # called again with the same arguments it resumes: nothing runs again, same table
+    runs = tmp_path / "c" / "runs"
+    stamps = {p.name: p.stat().st_mtime_ns for p in runs.iterdir()}
+    assert len(stamps) == 4
     assert main(["compare", DEFAULT, "--set", "nova.service_down_time=30,90", *SHORT,
                  "--replications", "2", "--jobs", "1", "--no-progress", "--out", str(tmp_path / "c")]) == 0
     assert capsys.readouterr().out.splitlines()[:3] == lines[:3]
+    assert {p.name: p.stat().st_mtime_ns for p in runs.iterdir()} == stamps
 
 
 def test_compare_refuses_bad_input_without_a_traceback(capsys, tmp_path):
@@ -42,6 +46,22 @@ def test_compare_refuses_bad_input_without_a_traceback(capsys, tmp_path):
     capsys.readouterr()
     assert main([*args, "--set", "nova.service_down_time=30,90"]) == 1
     assert "holds a different sweep" in capsys.readouterr().err
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert main(["compare", DEFAULT, "--set", "nova.service_down_time=30,60", "--no-progress",
+                 "--out", str(afile)]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+    assert main(["compare", DEFAULT, "--set", "nova.service_down_time=30,60",
+                 "--set", "nova.service_down_time=90", "--no-progress"]) == 2
+    assert "given twice" in capsys.readouterr().err
+
+
+def test_compare_takes_the_policy_options(capsys, tmp_path):
+    """--policy reaches the runs: with host_status admin-only, tenants see nothing and theory says why."""
+    assert main(["compare", DEFAULT, "--set", "nova.service_down_time=30,60", *SHORT, "--replications", "1",
+                 "--jobs", "1", "--no-progress", "--policy", f"{HOST_STATUS}=rule:admin_api"]) == 0
+    out = capsys.readouterr().out
+    assert "tenants cannot see host_status" in out
 
 
 def test_run_policy_options_layer_over_the_scenario_and_are_recorded(capsys, tmp_path):

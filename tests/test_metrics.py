@@ -668,7 +668,7 @@ def test_detector_qos_quiet_cloud_is_perfect():
 
 RUN_SUMMARY_KEYS = {
     "detect_api_mean_s", "detect_api_n", "detect_tenant_mean_s", "detect_tenant_n", "missed", "hidden",
-    "false_unknown_per_host_day", "t_d_mean_s", "mistakes", "lambda_m_per_s", "t_m_s", "t_mr_s", "p_a",
+    "false_unknown_per_host_day", "false_unknown_per_up_host_day", "t_d_mean_s", "mistakes", "lambda_m_per_s", "t_m_s", "t_mr_s", "p_a",
     "stale_up_s_per_failure", "stale_api_s_per_failure", "failures", "host_days",
 }
 
@@ -704,5 +704,6 @@ def test_run_summary_on_hand_built_result():
     # up-time 2·43200 − 305 (crash + recovery to 405) − 30; one 10 s mistake
     up = 86400.0 - 305.0 - 30.0
     assert got["lambda_m_per_s"] == pytest.approx(1 / up)
+    assert got["false_unknown_per_up_host_day"] == pytest.approx(86400 / up)
     assert got["p_a"] == pytest.approx(1 - 10 / up)
     assert got["t_m_s"] == 10.0 and np.isnan(got["t_mr_s"]) and got["t_d_mean_s"] == 55.0

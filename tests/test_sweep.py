@@ -61,7 +61,8 @@ def test_dask_executor_gives_the_same_table_as_the_process_pool():
     distributed = pytest.importorskip("distributed")  # in the test extra
     with ProcessPoolExecutor(2) as pool:
         pooled = sweep(SCENARIO, GRID, replications=2, executor=pool, summarise=crash_summary, progress=False)
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+    # worker processes, as on a real cluster: the tasks and results are pickled
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
         dasked = sweep(SCENARIO, GRID, replications=2, executor=client.get_executor(),
                        summarise=crash_summary, progress=False)
@@ -106,6 +107,25 @@ def test_an_interrupted_sweep_resumes_to_the_uninterrupted_table(tmp_path, monke
     # six run folders and nothing else: half-written folders of killed saves are cleaned up
     assert sorted(p.name for p in (out / "runs").iterdir() if p.is_dir()) == [
         f"s{s:03d}-r{r:03d}" for s in range(2) for r in range(3)]
+
+
+def test_a_damaged_run_folder_is_run_again(tmp_path):
+    """A run folder with a file missing is simulated again on resume, not reported failed forever."""
+    out = tmp_path / "s"
+    first = sweep(SCENARIO, GRID, replications=2, jobs=1, out=out, summarise=crash_summary, progress=False)
+    (out / "runs" / "s000-r001" / "visibility.parquet").unlink()
+    again = sweep(SCENARIO, GRID, replications=2, jobs=1, out=out, summarise=crash_summary, progress=False)
+    assert again.failed == 0
+    pd.testing.assert_frame_equal(first.runs, again.runs)
+    assert (out / "runs" / "s000-r001" / "visibility.parquet").is_file()
+
+
+def test_jobs_must_be_a_positive_count_and_not_beside_an_executor():
+    """jobs=0 or jobs with an executor: a SweepError naming the problem."""
+    with pytest.raises(SweepError, match="jobs"):
+        sweep(SCENARIO, GRID, replications=1, jobs=0, summarise=crash_summary, progress=False)
+    with ProcessPoolExecutor(1) as pool, pytest.raises(SweepError, match="executor or jobs"):
+        sweep(SCENARIO, GRID, replications=1, jobs=2, executor=pool, summarise=crash_summary, progress=False)
 
 
 def test_an_output_folder_of_another_sweep_is_refused(tmp_path):
