@@ -247,6 +247,9 @@ def _duration_gt0(value: object) -> float:
     return seconds
 
 
+_MAX_SKEW = 10 * 365 * 86400.0  # seconds: beyond this a timestamp leaves any calendar
+
+
 def _duration_signed(value: object) -> float:
     return parse_duration(value, signed=True)
 
@@ -624,6 +627,9 @@ class FaultConfig(_Model):
         if self.kind == "clock_skew" and self.offset is None:
             problems.append((("offset",), 'required for clock_skew (allowed: a signed duration '
                                           'such as 90 or "-2m")'))
+        if self.offset is not None and abs(self.offset) > _MAX_SKEW:
+            problems.append((("offset",), f"{_fmt_num(self.offset)} s is beyond any clock (allowed: "
+                                          f"|offset| <= {_MAX_SKEW:g} s, ten years)"))
         if self.kind != "clock_skew" and self.offset is not None:
             problems.append((("offset",), f"only clock_skew takes an offset (got {_show(self.offset)} "
                                           f"for {self.kind})"))
@@ -660,6 +666,13 @@ class MaintenanceConfig(_Model):
     at: Duration
     duration: Annotated[float | None, BeforeValidator(_optional(_duration_gt0))] = None
     reason: Text = "maintenance"
+
+    @field_validator("reason", mode="after")
+    @classmethod
+    def _reason_fits(cls, v: str) -> str:
+        if not 1 <= len(v) <= 255:  # os-services' disabled_reason schema: a string of 1-255 characters
+            raise ValueError(f"{len(v)} characters (allowed: 1 to 255, as os-services' disabled_reason)")
+        return v
 
 
 def _microversion(value: Any) -> str:
@@ -753,6 +766,15 @@ class Scenario(_Model):
     @model_validator(mode="after")
     def _cross_checks(self) -> Scenario:
         problems: list[tuple[tuple[str | int, ...], str]] = []
+        if self.nova.policy and (self.monitor.enabled or self.maintenance):
+            from .api.auth import admin_context
+            from .api.policy import OS_SERVICES, load_policy
+
+            if not load_policy(self.nova.policy).check(OS_SERVICES, admin_context()):
+                who = "the monitor" if self.monitor.enabled else "the maintenance operators"
+                problems.append((("nova", "policy", OS_SERVICES),
+                                 f"refuses the admin, but {who} write through os-services as admin "
+                                 '(allowed: a rule the admin passes, e.g. "rule:admin_api")'))
         n = self.cloud.hosts
         width = max(3, len(str(n - 1)))
         first, last = f"compute-{0:0{width}d}", f"compute-{n - 1:0{width}d}"

@@ -32,12 +32,19 @@ def fault_name(code: int) -> str:
 
 
 class NovaFault(Exception):
-    """An API error with Nova's status code and message."""
+    """An API error with Nova's status code and message.
+
+    ``args`` holds both, so the fault survives pickling (Dask, process pools) and SimPy's
+    re-raising of a failed process (``type(exc)(*exc.args)``); ``str()`` is the message.
+    """
 
     def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
+        super().__init__(code, message)
         self.code = code
         self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
     @property
     def name(self) -> str:

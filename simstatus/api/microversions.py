@@ -49,6 +49,7 @@ class VersionFault(NovaFault):
 
     def __init__(self, code: int, message: str, version: str | None) -> None:
         super().__init__(code, message)
+        self.args = (code, message, version)  # rebuildable as VersionFault(*args), like NovaFault
         self.version = version
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..api import compute
 from ..api.auth import admin_context
+from ..api.faults import NovaFault
 from ..api.microversions import APIVersion
 
 __all__ = ["mark_service"]
@@ -21,9 +22,13 @@ def mark_service(api: compute.Backend, actor: str, host: str, action: str, reaso
     """``force_down``/``unforce_down``/``disable`` (with ``reason``: disable-log-reason)/``enable``."""
     ctx = admin_context(actor)
     body: dict[str, Any] = {"host": host, "binary": "nova-compute"}
-    if action in ("force_down", "unforce_down"):
-        compute.update_service(api, ctx, _V2_11, "force-down", {**body, "forced_down": action == "force_down"})
-    elif action == "disable" and reason:
-        compute.update_service(api, ctx, _V2_11, "disable-log-reason", {**body, "disabled_reason": reason})
-    else:
-        compute.update_service(api, ctx, _V2_11, action, body)
+    try:
+        if action in ("force_down", "unforce_down"):
+            compute.update_service(api, ctx, _V2_11, "force-down", {**body, "forced_down": action == "force_down"})
+        elif action == "disable" and reason:
+            compute.update_service(api, ctx, _V2_11, "disable-log-reason", {**body, "disabled_reason": reason})
+        else:
+            compute.update_service(api, ctx, _V2_11, action, body)
+    except NovaFault as fault:  # scenario validation should have caught it; say what failed if not
+        raise RuntimeError(f"the {actor}'s os-services {action} of {host} was refused: "
+                           f"{fault.code} {fault.message}") from None

@@ -23,6 +23,7 @@ Three ways give the same table:
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -118,7 +119,12 @@ def direct_fetch(api: compute.Backend, version: APIVersion) -> Fetch:
 
 
 class AsgiFetch:
-    """Polls sent as HTTP requests through the FastAPI app, in-process (httpx's ASGI transport)."""
+    """Polls sent as HTTP requests through the FastAPI app, in-process (httpx's ASGI transport).
+
+    The requests run on a private event loop in a helper thread, so a simulation can be started
+    from code that already runs an event loop (a notebook, an async test).  The SimPy thread waits
+    for each answer, so the app and the simulation never touch the cloud at the same time.
+    """
 
     def __init__(self, api: compute.Backend, version: APIVersion) -> None:
         import httpx  # only this option needs the HTTP stack
@@ -126,13 +132,22 @@ class AsgiFetch:
         from ..api.app import create_app
 
         self.loop = asyncio.new_event_loop()
-        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(api)),
-                                        base_url=api.base_url)
+        self.thread = threading.Thread(target=self.loop.run_forever, name="simstatus-asgi-tenants", daemon=True)
+        self.thread.start()
+        app = create_app(api)
+
+        async def make_client() -> httpx.AsyncClient:
+            return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=api.base_url)
+
+        self.client = self._wait(make_client())
         self.headers = {"OpenStack-API-Version": f"compute {version}"}
+
+    def _wait(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
 
     def _get(self, ctx: RequestContext, path: str) -> dict:
         headers = {**self.headers, "X-Auth-Token": token_for(ctx.user_id, ctx.project_id)}
-        response = self.loop.run_until_complete(self.client.get(path, headers=headers))
+        response = self._wait(self.client.get(path, headers=headers))
         if response.status_code != 200:
             raise RuntimeError(f"tenant poll GET {path} answered {response.status_code}: {response.text}")
         return response.json()
@@ -151,8 +166,12 @@ class AsgiFetch:
             path = f"/v2.1/servers/detail?marker={page['servers'][-1]['id']}"
 
     def close(self) -> None:
-        self.loop.run_until_complete(self.client.aclose())
-        self.loop.close()
+        try:
+            self._wait(self.client.aclose())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join()
+            self.loop.close()
 
 
 class TenantPoller:
