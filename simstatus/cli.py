@@ -12,6 +12,7 @@ exits 2, never a traceback; a run folder that already exists, or a serve address
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -84,8 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--clock", choices=["realtime", "manual"], default="realtime",
                        help="realtime: simulated time follows the wall clock at --speed; manual: it moves "
                             "only by POST /simstatus/clock/advance (default: %(default)s)")
-    serve.add_argument("--speed", type=_positive_float, default=None,
-                       help="simulated seconds per wall second, realtime clock only (default: 1)")
+    serve.add_argument("--speed", type=_speed, default=None,
+                       help="simulated seconds per wall second, above 0 and at most 1e6; realtime clock "
+                            "only (default: 1)")
     _policy_options(serve)
     serve.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
                        help="override a scenario key, e.g. --set cloud.hosts=5 (repeatable)")
@@ -136,8 +138,20 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a finite number")
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r}: must be above 0")
+    return value
+
+
+def _speed(text: str) -> float:
+    """``serve --speed``: a finite number above 0 and at most :data:`simstatus.serve.MAX_SPEED`."""
+    from .serve import MAX_SPEED  # only parsed for `serve`, which imports it anyway
+
+    value = _positive_float(text)
+    if value > MAX_SPEED:
+        raise argparse.ArgumentTypeError(f"{text!r}: at most {MAX_SPEED:.0f} simulated seconds per wall second")
     return value
 
 

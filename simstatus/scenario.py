@@ -55,6 +55,7 @@ from pydantic import (
 )
 
 __all__ = [
+    "MAX_CLOCK_SKEW",
     "MAX_EVENTS",
     "MAX_HOSTS",
     "CloudConfig",
@@ -247,7 +248,7 @@ def _duration_gt0(value: object) -> float:
     return seconds
 
 
-_MAX_SKEW = 10 * 365 * 86400.0  # seconds: beyond this a timestamp leaves any calendar
+MAX_CLOCK_SKEW = 10 * 365 * 86400.0  # seconds: beyond this a timestamp leaves any calendar
 
 
 def _duration_signed(value: object) -> float:
@@ -627,9 +628,9 @@ class FaultConfig(_Model):
         if self.kind == "clock_skew" and self.offset is None:
             problems.append((("offset",), 'required for clock_skew (allowed: a signed duration '
                                           'such as 90 or "-2m")'))
-        if self.offset is not None and abs(self.offset) > _MAX_SKEW:
+        if self.offset is not None and abs(self.offset) > MAX_CLOCK_SKEW:
             problems.append((("offset",), f"{_fmt_num(self.offset)} s is beyond any clock (allowed: "
-                                          f"|offset| <= {_MAX_SKEW:g} s, ten years)"))
+                                          f"|offset| <= {MAX_CLOCK_SKEW:g} s, ten years)"))
         if self.kind != "clock_skew" and self.offset is not None:
             problems.append((("offset",), f"only clock_skew takes an offset (got {_show(self.offset)} "
                                           f"for {self.kind})"))

@@ -7,8 +7,9 @@ describes one simulated instant.
 
 The clock (:class:`SimClock`) is either
 
-* ``realtime``: simulated time follows a wall clock at ``speed`` × — a background task runs the
-  simulation towards the present every ``interval`` (50 ms), and ``sync()``, which
+* ``realtime``: simulated time follows a wall clock at ``speed`` × (at most :data:`MAX_SPEED`) — a
+  background task runs the simulation towards the present every ``interval`` (50 ms), in steps of
+  at most :data:`DRIVE_STEP` simulated seconds with a yield to the loop after each, and ``sync()``, which
   :func:`~simstatus.api.app.create_app` calls before each request, runs it to the exact
   present first; or
 * ``manual``: time moves only when told (``POST /simstatus/clock/advance``), for deterministic
@@ -49,13 +50,14 @@ from typing import Any, Literal
 from .api.app import create_app
 from .api.compute import Backend
 from .api.control import Controller, control_router
-from .api.policy import Policy, PolicyError, load_policy
+from .api.policy import Policy, PolicyError, load_policy, policy_layers
 from .model.streams import quantize
 from .model.world import World
 from .scenario import Scenario, ScenarioError, load_scenario
 
 __all__ = [
     "CLOCK_HEADER",
+    "MAX_SPEED",
     "ClockError",
     "ServeError",
     "Served",
@@ -77,6 +79,11 @@ CLOCK_HEADER = "X-Simstatus-Clock"
 HORIZON_WINDOW = 86400.0
 #: The realtime driver's period (wall seconds).
 DRIVE_INTERVAL = 0.05
+#: The most simulated time the realtime driver runs before it lets the loop serve requests.
+DRIVE_STEP = 3600.0
+#: The fastest realtime clock (simulated seconds per wall second; 10⁶ is about 11.6 simulated
+#: days per wall second).
+MAX_SPEED = 1e6
 _DEFAULT_SCENARIO = Path("data") / "scenarios" / "default.toml"
 
 #: The instants a request's ``sync()`` calls saw; set per request by the middleware.  The
@@ -126,8 +133,8 @@ class SimClock:
                  window: float = HORIZON_WINDOW) -> None:
         if mode not in ("manual", "realtime"):
             raise ValueError(f"clock mode must be 'manual' or 'realtime', got {mode!r}")
-        if not (isinstance(speed, (int, float)) and math.isfinite(speed) and speed > 0):
-            raise ValueError(f"speed must be a finite number > 0, got {speed!r}")
+        if not (isinstance(speed, (int, float)) and math.isfinite(speed) and 0 < speed <= MAX_SPEED):
+            raise ValueError(f"speed must be a number > 0 and at most {MAX_SPEED:.0f}, got {speed!r}")
         self.world, self.env = world, world.env
         self.mode: ClockMode = mode
         self.speed = float(speed)
@@ -167,6 +174,15 @@ class SimClock:
         _settle(env)
         return env.now
 
+    def settle(self) -> float:
+        """Process every event due at the current instant, without moving time; return ``now``.
+
+        For a change made at the instant a request synced to (a fault starting or ending): the
+        probes see it, and the answer still describes that instant.
+        """
+        _settle(self.env)
+        return self.env.now
+
     def sync(self) -> float:
         """Bring the simulation up to the present; the instant the caller's answer describes."""
         now = self.run_to(self.present())
@@ -184,19 +200,22 @@ class SimClock:
         self.run_to(quantize(self.env.now + seconds))
         return self.sync()
 
-    async def drive(self, interval: float = DRIVE_INTERVAL) -> None:
-        """Realtime: keep the simulation at the present, one step per ``interval`` (runs forever).
+    async def drive(self, interval: float = DRIVE_INTERVAL, step: float = DRIVE_STEP) -> None:
+        """Realtime: keep the simulation at the present, checking every ``interval`` (runs forever).
 
-        An error in the model is logged and ends the driving (requests still sync, and answer
-        Nova's 500 if it happens again).
+        The simulation moves at most ``step`` simulated seconds at a time, and the loop is yielded
+        to after each step, so requests are served while the driver catches up: however fast the
+        clock, the loop is never held for more than one step.  An error in the model is logged
+        and ends the driving (requests still sync, and answer Nova's 500 if it happens again).
         """
         while True:
             try:
-                self.sync()
+                target = self.present()
+                reached = self.run_to(min(target, self.env.now + step))
             except Exception:
                 log.exception("the simulation failed; the realtime clock stops driving it")
                 return
-            await asyncio.sleep(interval)
+            await asyncio.sleep(0 if reached < target else interval)
 
 
 class _ServeMiddleware:
@@ -246,12 +265,22 @@ def default_scenario_source() -> str | dict:
 
 
 def _policy(scenario: Scenario, policy: Policy | Mapping[str, str] | Sequence[str] | None,
-            policy_file: str | os.PathLike[str] | None) -> Policy:
+            policy_file: str | os.PathLike[str] | None) -> tuple[Scenario, Policy]:
+    """The scenario with the policy layers folded into its ``[nova.policy]``, and that policy.
+
+    As ``simstatus run`` does: the layered rules are validated as a scenario's, so a rule name
+    or check the scenario would refuse is refused here too, with the same message.
+    """
     if isinstance(policy, Policy):
         if policy_file is not None:
             raise ValueError("give either a Policy or a policy file, not both")
-        return policy
-    return load_policy(scenario.nova.policy, policy_file, policy)
+        return scenario, policy
+    if policy is None and policy_file is None:
+        return scenario, load_policy(scenario.nova.policy)
+    rules = policy_layers(scenario.nova.policy, policy_file, policy)
+    Policy(rules)  # references between rules resolve (the message names the layer)
+    scenario = load_scenario(scenario, {"nova.policy": rules})
+    return scenario, load_policy(scenario.nova.policy)
 
 
 @dataclass
@@ -321,7 +350,9 @@ def create_served(scenario: str | os.PathLike[str] | Mapping[str, Any] | Scenari
         ``None`` for :func:`default_scenario_source`.
     :param overrides: dotted ``KEY=VALUE`` scenario overrides (as ``--set``).
     :param policy: a :class:`~simstatus.api.policy.Policy`, or ``RULE=CHECK`` overrides (strings or
-        a mapping) layered over Nova's defaults, the scenario's ``[nova.policy]`` and ``policy_file``.
+        a mapping) layered over Nova's defaults, the scenario's ``[nova.policy]`` and ``policy_file``;
+        the layered rules become the served scenario's ``[nova.policy]`` and are validated as
+        ``simstatus run`` validates them.
     :raises ScenarioError, PolicyError: bad input, with one-line (scenario: listed) messages.
     """
     s = load_scenario(default_scenario_source() if scenario is None else scenario, overrides)
@@ -331,7 +362,7 @@ def create_served(scenario: str | os.PathLike[str] | Mapping[str, Any] | Scenari
         s = load_scenario(s, {"tenants.transport": "direct"})
         notes.append('tenants.transport = "asgi" needs an event loop of its own; serve mode polls '
                      'through the same API functions directly (transport = "direct")')
-    pol = _policy(s, policy, policy_file)
+    s, pol = _policy(s, policy, policy_file)
     world = World(s, policy=pol)
     notes.extend(world.warnings)
     sim_clock = SimClock(world, clock, speed, time_source=time_source)
@@ -381,8 +412,10 @@ def serve_forever(scenario: str | None, *, overrides: Sequence[str] = (), host: 
 
     ``announce`` prints the start-up lines; ``on_ready()`` runs once the server accepts requests.
 
-    :raises ServeError: bad scenario or policy (exit 2), address in use (exit 1).
+    :raises ServeError: bad scenario, policy or speed (exit 2), address in use (exit 1).
     """
+    if not (math.isfinite(speed) and 0 < speed <= MAX_SPEED):
+        raise ServeError(f"--speed must be above 0 and at most {MAX_SPEED:.0f} (got {speed!r})", 2)
     try:
         served = create_served(scenario, overrides=overrides, policy=list(policy_rules) or None,
                                policy_file=policy_file, clock=clock, speed=speed)

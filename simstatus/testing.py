@@ -16,6 +16,12 @@ the ``/simstatus`` routes and os-services over HTTP, so any thread may use them.
 As a pytest plugin (entry point ``pytest11: simstatus``) this module adds
 
 * ``simulated_nova``: a started :class:`SimulatedNova`, one per test;
+* thin fixtures over it, for a test that needs only what a client is configured with:
+  ``simulated_nova_url`` (the compute endpoint, ``<url>/v2.1``), ``simulated_nova_admin_token``
+  (``admin:admin``), ``simulated_nova_tenant_token`` (a callable: project → that project's user's
+  token; without an argument the first project's, ``tenant-0-user:tenant-0`` in the built-in
+  cloud) and ``simulated_nova_control`` (the clock and fault controls: the same
+  :class:`SimulatedNova`, whose ``advance``, ``inject``, ``recover`` … act over HTTP);
 * ``simstatus_scenario`` and ``simstatus_policy``: what it is built from (default: the built-in
   scenario — 20 hosts, 4 projects, 4 servers per host, no faults — and Nova's default policy);
   override either fixture, parametrise it, or mark a test
@@ -29,7 +35,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -64,8 +70,8 @@ class SimulatedNova:
     :param overrides: ``KEY=VALUE`` strings or a mapping of dotted scenario keys.
     :param policy: a :class:`~simstatus.api.policy.Policy` or ``RULE=CHECK`` overrides (strings or
         a mapping) over Nova's defaults, the scenario's ``[nova.policy]`` and ``policy_file``.
-    :param clock: ``"manual"`` (default: time moves only through :meth:`advance`) or
-        ``"realtime"`` at ``speed`` simulated seconds per wall second.
+    :param clock: ``"manual"`` (default: time moves only through :meth:`advance`, at most 366
+        days per call) or ``"realtime"`` at ``speed`` simulated seconds per wall second (at most 10⁶).
     :param port: 0 (default) picks a free port; :attr:`url` tells which.
     """
 
@@ -290,3 +296,35 @@ def simulated_nova(request: pytest.FixtureRequest, simstatus_scenario: Any, sims
                          overrides=_marker_arg(request, "overrides"))
     with nova:
         yield nova
+
+
+@pytest.fixture
+def simulated_nova_url(simulated_nova: SimulatedNova) -> str:
+    """The compute endpoint of ``simulated_nova``, ``http://127.0.0.1:<port>/v2.1`` (what a client
+    is configured with, as a service catalog would list it)."""
+    return simulated_nova.compute_url
+
+
+@pytest.fixture
+def simulated_nova_admin_token(simulated_nova: SimulatedNova) -> str:
+    """The admin's noauth2 token, ``admin:admin``."""
+    return simulated_nova.admin_token
+
+
+@pytest.fixture
+def simulated_nova_tenant_token(simulated_nova: SimulatedNova) -> Callable[..., str]:
+    """``token(project=None)``: the noauth2 token of ``project``'s user, the owner of its servers;
+    without a project, the first one's (``tenant-0-user:tenant-0`` in the built-in cloud)."""
+    default = simulated_nova.projects[0]
+
+    def token(project: str | None = None) -> str:
+        return simulated_nova.tenant_token(default if project is None else project)
+
+    return token
+
+
+@pytest.fixture
+def simulated_nova_control(simulated_nova: SimulatedNova) -> SimulatedNova:
+    """The clock and fault controls of ``simulated_nova`` (the same object): ``now()``,
+    ``advance(s)``, ``inject(kind, host)``, ``recover(id)``, ``faults()``, ``force_down(host)`` …"""
+    return simulated_nova

@@ -308,9 +308,11 @@ def test_errors_unknown_route_is_404_itemnotfound(client):
 
 
 @pytest.mark.parametrize("content_type, status", [("application/xml", 415), ("application/json; charset=utf-8", 200),
+                                                  ("application/vnd.openstack.compute+json", 200),
+                                                  ("application/vnd.openstack.compute+json; charset=utf-8", 200),
                                                   ("text/plain", 200), (None, 200)])
 def test_errors_unsupported_content_type_is_415(fresh, content_type, status):
-    """A body that is not declared as JSON is 415 badMediaType (no Content-Type and text/plain pass)."""
+    """Nova's JSON types (application/json, application/vnd.openstack.compute+json) pass; others are 415."""
     client, _ = fresh
     headers = {} if content_type is None else {"Content-Type": content_type}
     r = client.request("PUT", "/v2.1/os-services/enable", token=ADMIN, headers=headers,
@@ -335,3 +337,30 @@ def test_errors_project_id_query_parameter_is_not_the_url_project(client, world)
     assert {s["id"] for s in r.json()["servers"]} == set(servers_of(world, P0))
     r = client.get(f"/v2.1/servers/detail?all_tenants=1&project_id={P1}", token=ADMIN)
     assert {s["id"] for s in r.json()["servers"]} == set(servers_of(world, P1))
+
+
+@pytest.mark.parametrize("method, path, allow", [("DELETE", "/v2.1/servers", "GET"), ("POST", "/v2.1/servers/detail", "GET"),
+                                                 ("PUT", "/v2.1/os-services", "GET"),
+                                                 ("GET", "/v2.1/os-services/enable", "PUT"),
+                                                 ("DELETE", f"/v2.1/{P0}/servers", "GET")])
+def test_errors_wrong_method_is_405_with_allow_header(client, method, path, allow):
+    """A known path with another method is 405 badMethod, and the Allow header lists the methods it takes."""
+    r = client.request(method, path, token=ADMIN)
+    assert fault(r) == (405, "badMethod", "The method specified is not allowed for this resource.")
+    assert r.headers["allow"] == allow
+
+
+@pytest.mark.parametrize("path", ["/v2.1/servers/", "/v2.1/servers/detail/", "/v2.1/os-services/",
+                                  f"/v2.1/{P0}/servers/"])
+def test_errors_trailing_slash_is_404_not_a_redirect(client, path):
+    """A trailing slash is another path: JSON 404 itemNotFound, no redirect."""
+    r = client.get(path)
+    assert fault(r) == (404, "itemNotFound", "The resource could not be found.")
+    assert "location" not in r.headers
+
+
+def test_errors_v2_1_with_slash_is_the_version_document(client):
+    """GET /v2.1/ still serves the v2.1 version document (nova-host-status.md §4.3), like /v2.1."""
+    for path in ("/v2.1/", "/v2.1"):
+        r = client.get(path, token=None)
+        assert r.status_code == 200 and r.json()["version"]["id"] == "v2.1"

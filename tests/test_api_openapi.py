@@ -1,4 +1,5 @@
-"""api/openapi.json is the app's OpenAPI document, exported deterministically and kept current."""
+"""api/openapi.json is the OpenAPI document of the app `simstatus serve` serves, exported
+deterministically and kept current."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from api_helpers import rendered_export
 
 from simstatus.api.export import main, render
+from simstatus.serve import create_served
 
 ROOT = Path(__file__).resolve().parents[1]
 REGENERATE = "api/openapi.json is stale: regenerate it with `python -m simstatus.api.export` and commit it"
@@ -29,10 +31,12 @@ def test_openapi_export_is_deterministic_sorted_and_newline_terminated():
 
 
 def test_openapi_documents_the_public_routes_only():
-    """Versions, servers and os-services are documented; the legacy /v2.1/{project_id} copies are not."""
+    """Versions, servers, os-services and the control routes are documented; the legacy copies are not."""
     doc = json.loads(rendered_export()["api/openapi.json"])
-    assert sorted(doc["paths"]) == ["/", "/v2.1", "/v2.1/os-services", "/v2.1/os-services/{action}",
-                                    "/v2.1/servers", "/v2.1/servers/detail", "/v2.1/servers/{server_id}"]
+    assert sorted(doc["paths"]) == ["/", "/simstatus/clock", "/simstatus/clock/advance", "/simstatus/faults",
+                                    "/simstatus/faults/{fault_id}", "/v2.1", "/v2.1/os-services",
+                                    "/v2.1/os-services/{action}", "/v2.1/servers", "/v2.1/servers/detail",
+                                    "/v2.1/servers/{server_id}"]
     show = doc["paths"]["/v2.1/servers/{server_id}"]["get"]
     assert {p["name"] for p in show["parameters"]} == {
         "server_id", "X-Auth-Token", "OpenStack-API-Version", "X-OpenStack-Nova-API-Version"}
@@ -52,3 +56,28 @@ def test_openapi_check_mode_reports_stale_files(tmp_path, capsys):
     (tmp_path / "api" / "openapi.json").write_text("{}\n")
     assert main(["--check", "--root", str(tmp_path)]) == 1
     assert capsys.readouterr().err.splitlines()[0] == "stale: api/openapi.json"
+
+
+def test_openapi_is_the_document_of_the_served_app():
+    """The export equals the OpenAPI document of an app built by create_served (as `simstatus serve` does)."""
+    served = create_served({"cloud": {"hosts": 1, "servers_per_host": 1}}, clock="manual")
+    exported = json.loads(rendered_export()["api/openapi.json"])
+    assert exported == json.loads(json.dumps(served.app.openapi()))
+
+
+def test_openapi_control_routes_state_their_bounds():
+    """The control routes' bodies document the advance cap (366 days) and duration strings."""
+    doc = json.loads(rendered_export()["api/openapi.json"])
+    advance = doc["paths"]["/simstatus/clock/advance"]["post"]
+    assert advance["requestBody"]["content"]["application/json"]["schema"]["properties"]["seconds"]["maximum"] == 31622400
+    inject = doc["paths"]["/simstatus/faults"]["post"]
+    assert sorted(inject["responses"]) == ["201", "400", "401", "403", "409"]
+    props = inject["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    assert "string" in props["duration"]["type"] and "string" in props["offset"]["type"]
+
+
+def test_openapi_os_services_update_takes_both_nova_json_types():
+    """PUT os-services documents application/json and application/vnd.openstack.compute+json bodies."""
+    doc = json.loads(rendered_export()["api/openapi.json"])
+    body = doc["paths"]["/v2.1/os-services/{action}"]["put"]["requestBody"]["content"]
+    assert sorted(body) == ["application/json", "application/vnd.openstack.compute+json"]

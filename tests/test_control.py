@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
+from simstatus.api.control import MAX_ADVANCE, Controller
 from simstatus.serve import create_served
 from simstatus.testing import SimulatedNova
 
@@ -203,10 +204,13 @@ def test_unknown_host_lists_hosts(client, host):
 @pytest.mark.parametrize("body", [
     {"kind": "host_crash", "host": "compute-000", "duration": 0},
     {"kind": "host_crash", "host": "compute-000", "duration": -5},
-    {"kind": "host_crash", "host": "compute-000", "duration": "10m"},
+    {"kind": "host_crash", "host": "compute-000", "duration": "10 minutes"},
+    {"kind": "host_crash", "host": "compute-000", "duration": "-5s"},
+    {"kind": "host_crash", "host": "compute-000", "duration": 10 ** 400},
+    {"kind": "host_crash", "host": "compute-000", "duration": True},
     {"kind": "host_crash", "host": "compute-000", "until": 5},
     ["host_crash"],
-], ids=["zero", "negative", "string", "extra-key", "not-object"])
+], ids=["zero", "negative", "bad-string", "negative-string", "huge-int", "bool", "extra-key", "not-object"])
 def test_bad_fault_body(client, body):
     """Bad durations, unknown keys and non-objects are 400s, and start nothing."""
     before = len(client.get("/simstatus/faults", headers=ADMIN).json()["faults"])
@@ -249,3 +253,113 @@ def test_controller_is_usable_without_http():
         create_served(SCENARIO).controller.advance({"seconds": -1})
     assert info.value.code == 400
     assert json.dumps(info.value.body()).startswith('{"badRequest"')
+
+
+# -- bounds and duration strings -----------------------------------------------------------------
+def test_advance_beyond_366_days_is_400_naming_the_cap(client):
+    """One advance may move at most 366 days (31622400 s): more is a 400 naming the cap, clock unmoved."""
+    before = _now(client)
+    for seconds in (31622400.5, 1e12):
+        response = client.post("/simstatus/clock/advance", json={"seconds": seconds}, headers=ADMIN)
+        message = _fault(response, 400)
+        assert "31622400" in message and "366 days" in message
+    assert _now(client) == before
+
+
+def test_advance_cap_is_inclusive():
+    """Exactly 366 days is allowed (checked against a stand-in clock, so nothing runs for long)."""
+
+    class Clock:
+        mode, speed, advanced = "manual", 1.0, []
+
+        def sync(self) -> float:
+            return 0.0
+
+        def advance(self, seconds: float) -> float:
+            self.advanced.append(seconds)
+            return seconds
+
+    clock = Clock()
+    controller = Controller(create_served(SCENARIO).world, clock, datetime(2026, 1, 1, tzinfo=timezone.utc))
+    controller.advance({"seconds": 366 * 86400})
+    assert clock.advanced == [31622400.0] == [MAX_ADVANCE]
+
+
+@pytest.mark.parametrize("offset", [1e308, -1e308, 315360000.5, -315360001, "3651d"])
+def test_clock_skew_offset_beyond_ten_years_is_400(client, offset):
+    """|offset| over ten years (315360000 s) is a 400 naming the bound; os-services still answers 200."""
+    message = _fault(_inject(client, kind="clock_skew", host="compute-001", offset=offset), 400)
+    assert "315360000" in message and "10 years" in message
+    client.post("/simstatus/clock/advance", json={"seconds": 11}, headers=ADMIN)
+    services = client.get("/v2.1/os-services", headers=ADMIN)
+    assert services.status_code == 200, services.text
+
+
+@pytest.mark.parametrize("offset", [315360000, -315360000])
+def test_clock_skew_offset_of_ten_years_is_served(client, offset):
+    """An offset of exactly ten years either way is allowed, and os-services shows the host (200, not 500)."""
+    skew = _inject(client, kind="clock_skew", host="compute-001", offset=offset)
+    assert skew.status_code == 201, skew.text
+    try:
+        client.post("/simstatus/clock/advance", json={"seconds": 11}, headers=ADMIN)
+        services = client.get("/v2.1/os-services?host=compute-001", headers=ADMIN)
+        assert services.status_code == 200, services.text
+        assert [s["host"] for s in services.json()["services"]] == ["compute-001"]
+    finally:
+        client.delete(f"/simstatus/faults/{skew.json()['fault']['id']}", headers=ADMIN)
+
+
+def test_duration_and_offset_take_duration_strings(client):
+    """"30s" lasts 30 s and "-1.5m" is an offset of -90 s, as in a scenario file."""
+    fault = _inject(client, kind="partition", host="compute-002", duration="30s").json()["fault"]
+    skew = _inject(client, kind="clock_skew", host="compute-002", offset="-1.5m", duration="500ms").json()["fault"]
+    assert skew["offset"] == -90.0
+    client.post("/simstatus/clock/advance", json={"seconds": 30}, headers=ADMIN)
+    listed = {f["id"]: f for f in client.get("/simstatus/faults", headers=ADMIN).json()["faults"]}
+    assert (listed[fault["id"]]["end"], listed[fault["id"]]["active"]) == (fault["start"] + 30, False)
+    assert (listed[skew["id"]]["end"], listed[skew["id"]]["active"]) == (skew["start"] + 0.5, False)
+
+
+def test_bad_offset_string_is_400(client):
+    """An offset that is no duration is a 400 saying what an offset may be."""
+    message = _fault(_inject(client, kind="clock_skew", host="compute-002", offset="soon"), 400)
+    assert "offset" in message and "'soon'" in message and '"90s"' in message
+
+
+def test_trailing_slash_is_404_not_a_redirect(client):
+    """DELETE /simstatus/faults/ is a JSON 404 itemNotFound (no 307 to another path)."""
+    response = client.delete("/simstatus/faults/", headers=ADMIN)
+    assert _fault(response, 404) == "The resource could not be found."
+    assert "location" not in response.headers
+
+
+def test_wrong_method_is_405_with_allow(client):
+    """PUT /simstatus/clock is 405 badMethod, and the Allow header names GET."""
+    response = client.put("/simstatus/clock", headers=ADMIN)
+    assert response.status_code == 405
+    assert list(response.json()) == ["badMethod"]
+    assert response.headers["allow"] == "GET"
+
+
+def _stepping_served():
+    """A realtime server whose wall clock moves one second each time it is read."""
+    ticks = iter(range(10 ** 6))
+    return create_served(SCENARIO, clock="realtime", time_source=lambda: float(next(ticks)))
+
+
+def test_fault_start_and_end_are_the_answers_instant():
+    """In realtime mode a started (ended) fault's start (end) is the X-Simstatus-Clock of the answer."""
+    served = _stepping_served()
+
+    async def go() -> tuple[httpx.Response, httpx.Response]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=served.asgi), base_url="http://sim") as c:
+            started = await c.post("/simstatus/faults", json={"kind": "host_crash", "host": "compute-000"},
+                                   headers=ADMIN)
+            ended = await c.delete(f"/simstatus/faults/{started.json()['fault']['id']}", headers=ADMIN)
+            return started, ended
+
+    started, ended = asyncio.run(go())
+    assert started.status_code == 201 and ended.status_code == 200
+    assert started.json()["fault"]["start"] == float(started.headers["X-Simstatus-Clock"])
+    assert ended.json()["fault"]["end"] == float(ended.headers["X-Simstatus-Clock"])
+    assert ended.json()["fault"]["end"] > started.json()["fault"]["start"]

@@ -21,8 +21,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from simstatus.cli import main
-from simstatus.serve import ClockError, ServeError, SimClock, create_served, open_socket
+from simstatus.cli import _parser, main
+from simstatus.scenario import ScenarioError
+from simstatus.serve import ClockError, ServeError, SimClock, create_served, open_socket, serve_forever
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = Path(sys.executable).parent / "simstatus"
@@ -223,9 +224,9 @@ def test_manual_clock_moves_only_when_told():
     assert served.clock.advance(0) == 12.5
 
 
-@pytest.mark.parametrize("speed", [0, -1, float("inf"), float("nan")])
+@pytest.mark.parametrize("speed", [0, -1, float("inf"), float("nan"), 1e6 + 1, 1e300])
 def test_clock_rejects_bad_speed(speed):
-    """Speed must be a finite number above 0."""
+    """Speed must be a finite number above 0 and at most 1e6."""
     served = create_served(SMALL)
     with pytest.raises(ValueError):
         SimClock(served.world, "realtime", speed)
@@ -301,3 +302,96 @@ def test_nova_sanity_warning_is_reported():
     """service_down_time <= report_interval: Nova's warning reaches Served.warnings."""
     served = create_served({**SMALL, "nova": {"report_interval": 10, "service_down_time": 10}})
     assert any("Report interval must be less than service down time" in w for w in served.warnings)
+
+
+# -- speed bounds ----------------------------------------------------------------------------------
+@pytest.fixture
+def never_serve(monkeypatch):
+    """Input that must be refused fails the test at once if a server would start instead."""
+    from simstatus.serve import Served
+
+    async def serve(self, sock, *, ready=None):
+        sock.close()
+        raise AssertionError("the server started")
+
+    monkeypatch.setattr(Served, "serve", serve)
+
+
+@pytest.mark.parametrize("speed, message", [
+    ("inf", "'inf': must be a finite number"), ("-inf", "'-inf': must be a finite number"),
+    ("nan", "'nan': must be a finite number"), ("1e300", "'1e300': at most 1000000"),
+    ("1000001", "'1000001': at most 1000000"),
+])
+def test_cli_serve_rejects_unbounded_speed(speed, message, capsys, never_serve):
+    """--speed must be finite and at most 1e6: an argparse error (exit 2), never a traceback."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", "--port", "0", f"--speed={speed}"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"simstatus: error: argument --speed: {message}" in err
+    assert "Traceback" not in err
+
+
+def test_cli_speed_and_bench_hours_keep_working():
+    """--speed 1e6 (the cap) and 0.5 parse; bench --hours takes 1.5 but no longer inf."""
+    assert _parser().parse_args(["serve", "--speed", "1e6"]).speed == 1e6
+    assert _parser().parse_args(["serve", "--speed", "0.5"]).speed == 0.5
+    assert _parser().parse_args(["bench", "--hours", "1.5"]).hours == 1.5
+    with pytest.raises(SystemExit) as exit_info:
+        _parser().parse_args(["bench", "--hours", "inf"])
+    assert exit_info.value.code == 2
+
+
+@pytest.mark.parametrize("speed", [float("inf"), 1e300, 0.0])
+def test_serve_forever_rejects_bad_speed_as_serve_error(speed, never_serve):
+    """serve_forever refuses a speed the clock cannot use with a one-line ServeError (exit 2)."""
+    with pytest.raises(ServeError) as info:
+        serve_forever({}, port=0, speed=speed, announce=lambda _: None)
+    assert info.value.exit_code == 2 and "--speed" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_realtime_driver_yields_between_bounded_steps():
+    """At the fastest speed the driver catches up one simulated hour at a time, letting other tasks run."""
+    wall = FakeTime()
+    served = create_served(SMALL, clock="realtime", speed=1e6, time_source=wall)
+    env = served.world.env
+
+    async def go() -> list[float]:
+        seen: list[float] = []
+        driver = asyncio.create_task(served.clock.drive(interval=0.001))
+        wall.t += 0.1  # 100000 simulated seconds behind
+        for _ in range(10000):
+            seen.append(env.now)
+            if env.now == 100000.0:
+                break
+            await asyncio.sleep(0)
+        driver.cancel()
+        return seen
+
+    seen = asyncio.run(go())
+    assert seen[-1] == 100000.0
+    assert len(set(seen)) > 20  # other tasks ran between the steps
+    assert max(b - a for a, b in zip(seen, seen[1:])) <= 3600.0
+
+
+# -- policy validated as `simstatus run` validates it -----------------------------------------
+@pytest.mark.parametrize("rule", ["foo=rule:admin_api", "os_compute_api:servers:show:host_status="],
+                         ids=["unknown-name", "empty-check"])
+def test_cli_serve_refuses_policy_run_refuses(rule, capsys, monkeypatch, never_serve):
+    """A --policy rule `simstatus run` refuses, serve refuses too: exit 2, the same one-line message."""
+    monkeypatch.chdir(ROOT)
+    assert main(["run", "data/scenarios/default.toml", "--policy", rule]) == 2
+    run_err = capsys.readouterr().err
+    assert main(["serve", "--port", "0", "--policy", rule]) == 2
+    serve_err = capsys.readouterr().err
+    assert serve_err == run_err
+    assert len(serve_err.strip().splitlines()) == 1 and serve_err.startswith("simstatus: error: nova.policy.")
+
+
+def test_policy_layers_are_recorded_in_the_served_scenario():
+    """Policy overrides become the served scenario's [nova.policy]; a bad name is a ScenarioError."""
+    rule = "os_compute_api:servers:show:host_status"
+    served = create_served(SMALL, policy=[f"{rule}=rule:admin_or_owner"])
+    assert served.scenario.nova.policy == {rule: "rule:admin_or_owner"}
+    with pytest.raises(ScenarioError, match="unknown rule name"):
+        create_served(SMALL, policy={"foo": "rule:admin_api"})

@@ -145,6 +145,52 @@ def test_fixture(simulated_nova):
     pytester.runpytest("-p", "simstatus.testing", "-p", "no:cacheprovider").assert_outcomes(passed=1)
 
 
+THIN_FIXTURE_TESTS = '''
+import httpx
+import pytest
+
+V = {"OpenStack-API-Version": "compute 2.16"}
+
+def test_url_is_the_compute_endpoint(simulated_nova_url, simulated_nova):
+    assert simulated_nova_url.startswith("http://127.0.0.1:") and simulated_nova_url.endswith("/v2.1")
+    assert simulated_nova_url == simulated_nova.compute_url
+    assert httpx.get(simulated_nova_url).json()["version"]["id"] == "v2.1"
+
+def test_admin_token_sees_every_server(simulated_nova_url, simulated_nova_admin_token):
+    assert simulated_nova_admin_token == "admin:admin"
+    r = httpx.get(f"{simulated_nova_url}/servers/detail?all_tenants=1",
+                  headers={"X-Auth-Token": simulated_nova_admin_token, **V})
+    assert len(r.json()["servers"]) == 80 and {s["host_status"] for s in r.json()["servers"]} == {"UP"}
+
+def test_tenant_token_is_per_project(simulated_nova_url, simulated_nova_tenant_token):
+    assert simulated_nova_tenant_token() == "tenant-0-user:tenant-0"
+    assert simulated_nova_tenant_token("tenant-2") == "tenant-2-user:tenant-2"
+    r = httpx.get(f"{simulated_nova_url}/servers/detail", headers={"X-Auth-Token": simulated_nova_tenant_token("tenant-2"), **V})
+    servers = r.json()["servers"]
+    assert len(servers) == 20 and {s["tenant_id"] for s in servers} == {"tenant-2"}
+    assert all("host_status" not in s for s in servers)
+
+def test_control_moves_clock_and_injects_faults(simulated_nova_url, simulated_nova_admin_token, simulated_nova_control):
+    crash = simulated_nova_control.inject("host_crash", "compute-003")
+    assert simulated_nova_control.advance(61) == 61.0
+    r = httpx.get(f"{simulated_nova_url}/servers/detail?all_tenants=1&host=compute-003",
+                  headers={"X-Auth-Token": simulated_nova_admin_token, **V})
+    assert {s["host_status"] for s in r.json()["servers"]} == {"UNKNOWN"}
+    assert simulated_nova_control.recover(crash["id"])["active"] is False
+
+@pytest.mark.simstatus({"cloud": {"hosts": 2, "projects": 2}})
+def test_fixtures_follow_the_marker(simulated_nova_control, simulated_nova_tenant_token):
+    assert simulated_nova_control.hosts == ["compute-000", "compute-001"]
+    assert simulated_nova_tenant_token() == "tenant-0-user:tenant-0"
+'''
+
+
+def test_thin_fixtures_in_a_pytest_session(pytester):
+    """URL (compute endpoint), admin and tenant tokens and the controller, each over simulated_nova."""
+    pytester.makepyfile(test_thin=THIN_FIXTURE_TESTS)
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=5)
+
+
 # -- SimulatedNova outside pytest fixtures ----------------------------------------------------
 def test_context_manager_starts_and_stops():
     """`with SimulatedNova()` serves on loopback; afterwards the port refuses connections."""

@@ -35,12 +35,15 @@ from .faults import NovaFault
 from .microversions import APIVersion, VersionFault, request_version, version_headers
 from .views import dumps
 
-__all__ = ["create_app", "json_response", "nova_call"]
+__all__ = ["FAULT_SCHEMA", "JSON_MEDIA_TYPES", "create_app", "json_response", "nova_call"]
 
 log = logging.getLogger("simstatus.api")
 _UNEXPECTED = ("Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ and attach "
                "the Nova API log if possible.\n<class '{}'>")
 Handler = Callable[[RequestContext, APIVersion], dict[str, Any]]
+#: Request body media types Nova parses as JSON (nova/api/openstack/wsgi.py
+#: ``get_supported_content_types``); none and ``text/plain`` count as JSON too.
+JSON_MEDIA_TYPES = ("application/json", "application/vnd.openstack.compute+json")
 
 
 def json_response(status: int, body: Any, headers: list[tuple[str, str]] = ()) -> Response:
@@ -92,13 +95,13 @@ def nova_call(request: Request, handler: Handler, *, project_id: str | None = No
 def _json_body(raw: bytes, content_type: str | None = None) -> Any:
     """The request body as JSON; an empty body is None, as Nova's deserialiser leaves it.
 
-    A non-empty body sent with a content type other than JSON (a missing one and ``text/plain``
-    are taken as JSON, as Nova does) is 415 "Unsupported Content-Type".
+    A non-empty body sent with a content type Nova does not support (:data:`JSON_MEDIA_TYPES`; a
+    missing one and ``text/plain`` are taken as JSON, as Nova does) is 415 "Unsupported Content-Type".
     """
     if not raw:
         return None
     media = (content_type or "").split(";", 1)[0].strip().lower()
-    if media not in ("", "text/plain", "application/json"):
+    if media not in ("", "text/plain", *JSON_MEDIA_TYPES):
         raise NovaFault(415, "Unsupported Content-Type")
     try:
         return json.loads(raw)
@@ -120,7 +123,8 @@ _VERSION_PARAMS = [
     {"name": "X-OpenStack-Nova-API-Version", "in": "header", "required": False, "schema": {"type": "string"},
      "description": "Legacy form: `2.16` or `latest`."},
 ]
-_FAULT_SCHEMA = {
+#: JSON schema of Nova's fault envelope, for the OpenAPI document.
+FAULT_SCHEMA = {
     "type": "object", "minProperties": 1, "maxProperties": 1,
     "description": "Nova's fault envelope: one key (badRequest, forbidden, itemNotFound, computeFault, "
                    "...) holding code and message; a 401 is keystonemiddleware's `error` object.",
@@ -136,10 +140,20 @@ _ERRORS = {
 }
 
 
+_SERVICE_UPDATE_SCHEMA = {
+    "type": "object", "required": ["host", "binary"], "additionalProperties": False,
+    "properties": {
+        "host": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[a-zA-Z0-9-._]*$"},
+        "binary": {"type": "string", "minLength": 1, "maxLength": 255},
+        "disabled_reason": {"type": "string", "minLength": 1, "maxLength": 255},
+        "forced_down": {"description": "2.11+: a boolean or one of Nova's boolean strings",
+                        "type": ["boolean", "string"]}}}
+
+
 def _responses(ok: str, *codes: int) -> dict[int | str, dict[str, Any]]:
     out: dict[int | str, dict[str, Any]] = {200: {"description": ok, "content": {"application/json": {}}}}
     for code in codes:
-        out[code] = {"description": _ERRORS[code], "content": {"application/json": {"schema": _FAULT_SCHEMA}}}
+        out[code] = {"description": _ERRORS[code], "content": {"application/json": {"schema": FAULT_SCHEMA}}}
     return out
 
 
@@ -201,15 +215,7 @@ def _compute_router(backend: Backend, sync: Callable[[], None] | None) -> APIRou
                 description="Body schema first (400), then policy (403), then the action (404 Unknown action) "
                             "and the service (404). See api/samples/os-services/v2.11/service-*-put-*.json.",
                 openapi_extra={"parameters": _VERSION_PARAMS, "requestBody": {"required": True, "content": {
-                    "application/json": {"schema": {
-                        "type": "object", "required": ["host", "binary"], "additionalProperties": False,
-                        "properties": {
-                            "host": {"type": "string", "minLength": 1, "maxLength": 255,
-                                     "pattern": "^[a-zA-Z0-9-._]*$"},
-                            "binary": {"type": "string", "minLength": 1, "maxLength": 255},
-                            "disabled_reason": {"type": "string", "minLength": 1, "maxLength": 255},
-                            "forced_down": {"description": "2.11+: a boolean or one of Nova's boolean strings",
-                                            "type": ["boolean", "string"]}}}}}}},
+                    media: {"schema": _SERVICE_UPDATE_SCHEMA} for media in JSON_MEDIA_TYPES}}},
                 responses=_responses("service", 400, 401, 403, 404, 406))
     async def services_update(request: Request, action: str) -> Response:
         raw = await request.body()
@@ -227,7 +233,9 @@ def create_app(backend: Backend, *, sync: Callable[[], None] | None = None,
     app = FastAPI(title="simstatus embedded Nova compute API", version="2.16",
                   description="Nova's compute API 2.1–2.16 (servers with host_status, os-services) "
                               "over a simulated cloud. See api/README.md.",
-                  docs_url=None, redoc_url=None)
+                  docs_url=None, redoc_url=None,
+                  # a trailing slash is another path (Nova's router has no redirect): JSON 404, not 307
+                  redirect_slashes=False)
 
     @app.get("/", tags=["versions"], summary="Version documents (no token needed)", response_class=Response)
     async def versions(request: Request) -> Response:
@@ -268,7 +276,9 @@ def create_app(backend: Backend, *, sync: Callable[[], None] | None = None,
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         message = {404: "The resource could not be found.",
                    405: "The method specified is not allowed for this resource."}.get(exc.status_code, str(exc.detail))
-        return json_response(exc.status_code, NovaFault(exc.status_code, message).body())
+        # keep Starlette's headers, e.g. the Allow of a 405 (RFC 9110 §15.5.6)
+        return json_response(exc.status_code, NovaFault(exc.status_code, message).body(),
+                             list((exc.headers or {}).items()))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

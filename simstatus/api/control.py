@@ -1,11 +1,15 @@
 """``/simstatus/...``: routes that drive a served simulation (a simstatus extension, not Nova).
 
 * ``GET /simstatus/clock``: the simulated instant, the clock mode and speed;
-* ``POST /simstatus/clock/advance`` ``{"seconds": S}``: move a manual clock forward, running the
-  simulation up to the new instant before answering;
+* ``POST /simstatus/clock/advance`` ``{"seconds": S}``: move a manual clock forward (at most
+  :data:`MAX_ADVANCE`, 366 days, per call), running the simulation up to the new instant before
+  answering;
 * ``GET /simstatus/faults``: every fault of the run, from the scenario or from this API;
 * ``POST /simstatus/faults`` ``{"kind", "host", "duration"?, "offset"?}``: start a fault now;
-* ``DELETE /simstatus/faults/{id}``: end a fault now (nova-compute recovers as the model says).
+  ``duration`` and ``offset`` are seconds or duration strings (``"90s"``, ``"10m"``), as in a
+  scenario, and ``|offset|`` is at most :data:`MAX_OFFSET` (ten years);
+* ``DELETE /simstatus/faults/{id}``: end a fault now (nova-compute recovers as the model says);
+  deleting an ended fault again changes nothing and answers the same.
 
 Only the admin token may call them: no token is Nova's 401, any other token a 403 naming the
 pseudo-rule ``simstatus:control``.  Errors use Nova's envelope (:mod:`simstatus.api.faults`).
@@ -26,17 +30,24 @@ from typing import Any, Protocol, get_args
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from ..scenario import FaultKind
-from .app import json_response
+from ..scenario import MAX_CLOCK_SKEW, FaultKind, parse_duration
+from .app import FAULT_SCHEMA, json_response
 from .auth import context_from_token
 from .faults import NovaFault
 
-__all__ = ["CONTROL_RULE", "FAULT_KINDS", "Clock", "Controller", "control_router"]
+__all__ = ["CONTROL_RULE", "FAULT_KINDS", "MAX_ADVANCE", "MAX_OFFSET", "Clock", "Controller", "control_router"]
 
 #: The name the 403 message gives; not an oslo.policy rule (only the admin token passes).
 CONTROL_RULE = "simstatus:control"
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 _GLOBAL_KINDS = frozenset({"control_plane_stall"})
+#: The most one ``POST /simstatus/clock/advance`` may move the clock (366 days, in seconds): the
+#: simulation runs on the server's only event loop, which answers nothing else meanwhile.
+MAX_ADVANCE = 366 * 86400.0
+#: The largest ``|offset|`` of a clock_skew fault (ten years of 365 days, in seconds): a skewed
+#: ``last_seen_up`` must stay a date that ``updated_at`` can show.
+MAX_OFFSET = MAX_CLOCK_SKEW  # the scenario's bound, so API and scenario agree
+_DURATION_FORM = 'a number of seconds or a string with a unit ms, s, m, h or d (e.g. "90s", "10m")'
 
 
 class Clock(Protocol):
@@ -50,6 +61,9 @@ class Clock(Protocol):
 
     def advance(self, seconds: float) -> float:
         """Manual mode: run ``seconds`` further; return the new instant."""
+
+    def settle(self) -> float:
+        """Process what is due at the current instant without moving time; return the instant."""
 
 
 def _show(value: Any) -> str:
@@ -69,6 +83,15 @@ def _finite(value: Any) -> bool:
         return math.isfinite(value)
     except OverflowError:
         return False
+
+
+def _seconds(value: Any, *, signed: bool = False) -> float:
+    """A duration as :func:`~simstatus.scenario.parse_duration` reads it, else NaN (the caller
+    words the 400).  A JSON integer too large for a float is no duration either."""
+    try:
+        return parse_duration(value, signed=signed)
+    except (ValueError, OverflowError):
+        return math.nan
 
 
 def _iso(epoch: datetime, seconds: float) -> str:
@@ -113,6 +136,9 @@ class Controller:
         seconds = body["seconds"]
         if not _finite(seconds) or seconds < 0:
             raise NovaFault(400, f"Invalid seconds {_show(seconds)}: expected a finite number >= 0")
+        if seconds > MAX_ADVANCE:
+            raise NovaFault(400, f"Invalid seconds {_show(seconds)}: at most {MAX_ADVANCE:.0f} (366 days) "
+                                 "per call; advance in several calls")
         if self.clock.mode != "manual":
             raise NovaFault(409, f"The clock is {self.clock.mode}: only a manual clock can be advanced "
                                  "(start the server with --clock manual)")
@@ -161,20 +187,24 @@ class Controller:
                 raise NovaFault(400, f"{kind} acts on every host: give no host (got {_show(host)})")
         elif host not in hosts:
             raise NovaFault(400, f"Unknown host {_show(host)} (allowed: {_host_range(hosts)})")
-        duration = body.get("duration")
-        if duration is None:
-            duration = math.inf
-        elif not _finite(duration) or duration <= 0:
-            raise NovaFault(400, f"Invalid duration {_show(duration)}: expected a finite number "
-                                 "of seconds > 0, or null for a fault that lasts until deleted")
-        offset = body.get("offset")
+        raw = body.get("duration")
+        duration = math.inf if raw is None else _seconds(raw)
+        if not duration > 0:
+            raise NovaFault(400, f"Invalid duration {_show(raw)}: expected a duration > 0, "
+                                 f"{_DURATION_FORM}, or null for a fault that lasts until deleted")
+        raw = body.get("offset")
+        offset = 0.0
         if kind == "clock_skew":
-            if not _finite(offset):
-                raise NovaFault(400, f"clock_skew needs 'offset': a finite number of seconds added to "
-                                     f"last_seen_up (got {_show(offset)})")
-        elif offset is not None:
-            raise NovaFault(400, f"Only clock_skew takes an offset (got {_show(offset)} for {kind})")
-        return kind, host, float(duration), float(offset or 0.0)
+            offset = _seconds(raw, signed=True)
+            if math.isnan(offset):
+                raise NovaFault(400, f"clock_skew needs 'offset': the seconds added to last_seen_up (may be "
+                                     f"negative), {_DURATION_FORM} (got {_show(raw)})")
+            if abs(offset) > MAX_OFFSET:
+                raise NovaFault(400, f"Invalid offset {_show(raw)}: at most {MAX_OFFSET:.0f} seconds "
+                                     "(10 years) either way")
+        elif raw is not None:
+            raise NovaFault(400, f"Only clock_skew takes an offset (got {_show(raw)} for {kind})")
+        return kind, host, duration, offset
 
     def inject(self, body: Any) -> dict[str, Any]:
         """``POST /simstatus/faults``: the fault starts at the present instant; 409 if the host
@@ -190,7 +220,7 @@ class Controller:
                                      f"first (DELETE /simstatus/faults/{active.id})")
         fault = injector.inject(kind, host, duration, offset=offset)
         self._from_api.add(fault.id)
-        self.clock.sync()  # let the probes see the fault at this instant
+        self.clock.settle()  # let the probes see the fault at this instant (time does not move)
         return {"fault": self.fault_view(fault)}
 
     def recover(self, fault_id: str) -> dict[str, Any]:
@@ -200,7 +230,7 @@ class Controller:
         if fault_id not in injector.faults:
             raise NovaFault(404, f"Fault {fault_id} could not be found.")
         fault = injector.recover(fault_id)
-        self.clock.sync()
+        self.clock.settle()
         return {"fault": self.fault_view(fault)}
 
 
@@ -224,6 +254,22 @@ _TOKEN = [{"name": "X-Auth-Token", "in": "header", "required": True, "schema": {
            "description": "the admin token `admin:admin` (any `admin:<project>`)"}]
 
 
+_ERRORS = {
+    400: "badRequest: a body that is not what the route takes (the message says what is allowed)",
+    401: "no token (keystonemiddleware's `error` envelope, as on the compute routes)",
+    403: "forbidden: not the admin token (Policy doesn't allow simstatus:control to be performed.)",
+    404: "itemNotFound: no fault with that id",
+    409: "conflictingRequest: the clock is not manual, or a fault of that kind is already active there",
+}
+
+
+def _responses(code: int, ok: str, *errors: int) -> dict[int | str, dict[str, Any]]:
+    out: dict[int | str, dict[str, Any]] = {code: {"description": ok, "content": {"application/json": {}}}}
+    for error in (401, 403, *errors):
+        out[error] = {"description": _ERRORS[error], "content": {"application/json": {"schema": FAULT_SCHEMA}}}
+    return out
+
+
 def control_router(controller: Controller) -> APIRouter:
     """The ``/simstatus`` routes over ``controller``; admin token only."""
     router = APIRouter(prefix="/simstatus", tags=["simstatus control"])
@@ -236,7 +282,8 @@ def control_router(controller: Controller) -> APIRouter:
             return json_response(fault.code, fault.body())
 
     @router.get("/clock", summary="The simulated clock", response_class=Response,
-                openapi_extra={"parameters": _TOKEN})
+                openapi_extra={"parameters": _TOKEN},
+                responses=_responses(200, '{"now", "time", "mode", "speed"}'))
     async def read_clock(request: Request) -> Response:
         async def op():
             return controller.read_clock()
@@ -244,15 +291,17 @@ def control_router(controller: Controller) -> APIRouter:
 
     @router.post("/clock/advance", summary="Advance a manual clock by `seconds`", response_class=Response,
                  openapi_extra={"parameters": _TOKEN, "requestBody": {"content": {"application/json": {
-                     "schema": {"type": "object", "properties": {"seconds": {"type": "number", "minimum": 0}},
-                                "required": ["seconds"]}}}}})
+                     "schema": {"type": "object", "properties": {"seconds": {
+                         "type": "number", "minimum": 0, "maximum": MAX_ADVANCE,
+                         "description": "at most 366 days per call"}}, "required": ["seconds"]}}}}},
+                 responses=_responses(200, "the clock at the new instant, as GET /simstatus/clock", 400, 409))
     async def advance(request: Request) -> Response:
         async def op():
             return controller.advance(await _body(request))
         return await call(request, op)
 
     @router.get("/faults", summary="Faults of the run (scenario and API)", response_class=Response,
-                openapi_extra={"parameters": _TOKEN})
+                openapi_extra={"parameters": _TOKEN}, responses=_responses(200, '{"faults": [...]}'))
     async def list_faults(request: Request) -> Response:
         async def op():
             return controller.list_faults()
@@ -262,15 +311,23 @@ def control_router(controller: Controller) -> APIRouter:
                  openapi_extra={"parameters": _TOKEN, "requestBody": {"content": {"application/json": {
                      "schema": {"type": "object", "properties": {
                          "kind": {"type": "string", "enum": list(FAULT_KINDS)},
-                         "host": {"type": "string"}, "duration": {"type": "number", "exclusiveMinimum": 0},
-                         "offset": {"type": "number"}}, "required": ["kind"]}}}}})
+                         "host": {"type": "string"},
+                         "duration": {"type": ["number", "string", "null"], "description": _DURATION_FORM
+                                      + "; > 0; null or absent: until deleted"},
+                         "offset": {"type": ["number", "string"], "description": _DURATION_FORM
+                                    + "; clock_skew only (required there); |offset| at most 10 years"}},
+                         "required": ["kind"]}}}}},
+                 responses=_responses(201, '{"fault": {...}}, started at the present instant', 400, 409))
     async def inject(request: Request) -> Response:
         async def op():
             return controller.inject(await _body(request))
         return await call(request, op, 201)
 
     @router.delete("/faults/{fault_id}", summary="End a fault now", response_class=Response,
-                   openapi_extra={"parameters": _TOKEN})
+                   description="Deleting a fault that has already ended changes nothing and answers 200 "
+                               "with the same fault.",
+                   openapi_extra={"parameters": _TOKEN},
+                   responses=_responses(200, '{"fault": {...}}, ended (end set, active false)', 404))
     async def recover(request: Request, fault_id: str) -> Response:
         async def op():
             return controller.recover(fault_id)

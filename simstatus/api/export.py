@@ -1,5 +1,8 @@
 """Export the API contract: ``api/openapi.json`` and ``api/samples/**`` from the running app.
 
+``api/openapi.json`` documents the app as ``simstatus serve`` builds it
+(:func:`simstatus.serve.create_served`): the compute routes and the ``/simstatus`` control routes.
+
 Usage::
 
     python -m simstatus.api.export            # (re)write the files under the repository root
@@ -37,7 +40,7 @@ from .app import create_app
 from .compute import Backend
 from .policy import Policy
 
-__all__ = ["BASE_URL", "SAMPLE_AT", "SAMPLE_SCENARIO", "export", "main", "render", "stale"]
+__all__ = ["BASE_URL", "SAMPLE_AT", "SAMPLE_SCENARIO", "export", "main", "render", "served_openapi", "stale"]
 
 BASE_URL = "http://openstack.example.com"
 #: Two hosts, one project, one server per host; Nova's liveness defaults; heartbeats land 10 ms
@@ -100,10 +103,17 @@ async def _samples(backend: Backend) -> dict[str, Any]:
     return out
 
 
+def served_openapi() -> dict[str, Any]:
+    """The OpenAPI document of the app ``simstatus serve`` serves (compute and control routes)."""
+    from ..serve import create_served  # serve imports this package's app; import it when needed
+
+    return create_served(dict(SAMPLE_SCENARIO), clock="manual").app.openapi()
+
+
 def render() -> dict[str, str]:
     """Every exported file: path relative to the repository root → its text."""
     backend = _backend()
-    files = {"api/openapi.json": _json(create_app(backend).openapi(), indent=2, sort_keys=True)}
+    files = {"api/openapi.json": _json(served_openapi(), indent=2, sort_keys=True)}
     samples = asyncio.run(_samples(backend))
     files.update({f"api/samples/{name}": _json(body, indent=4) for name, body in sorted(samples.items())})
     return files
