@@ -158,14 +158,18 @@ def _prepare_out(out: Path, scenario: Scenario, grid: dict[str, list[Any]], repl
     path = out / _MANIFEST
     if path.exists():
         old = json.loads(path.read_text(encoding="utf-8"))
-        if old != json.loads(json.dumps(manifest)):
-            raise SweepError(f"{out} holds a different sweep (scenario, grid or replications differ); "
+        new = json.loads(json.dumps(manifest))
+        # replications may change: run r's seed does not depend on how many there are
+        if {k: v for k, v in old.items() if k != "replications"} != {k: v for k, v in new.items()
+                                                                      if k != "replications"}:
+            raise SweepError(f"{out} holds a different sweep (scenario or grid differ); "
                              "choose another folder or remove it")
         runs = out / "runs"
         for partial in runs.glob(".*") if runs.is_dir() else ():  # saves cut short by a kill
             if partial.is_dir():
                 shutil.rmtree(partial, ignore_errors=True)
-        return
+        if old == new:
+            return
     out.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -128,6 +128,18 @@ def test_jobs_must_be_a_positive_count_and_not_beside_an_executor():
         sweep(SCENARIO, GRID, replications=1, jobs=2, executor=pool, summarise=crash_summary, progress=False)
 
 
+def test_more_replications_extend_a_saved_sweep(tmp_path):
+    """Asking the same folder for 3 replications after 2 runs only the third; tables as if run at once."""
+    out = tmp_path / "s"
+    sweep(SCENARIO, GRID, replications=2, jobs=1, out=out, summarise=crash_summary, progress=False)
+    stamps = {p.name: p.stat().st_mtime_ns for p in (out / "runs").iterdir()}
+    more = sweep(SCENARIO, GRID, replications=3, jobs=1, out=out, summarise=crash_summary, progress=False)
+    whole = sweep(SCENARIO, GRID, replications=3, jobs=1, summarise=crash_summary, progress=False)
+    pd.testing.assert_frame_equal(more.runs, whole.runs)
+    assert {n: (out / "runs" / n).stat().st_mtime_ns for n in stamps} == stamps
+    assert len(list((out / "runs").iterdir())) == 6
+
+
 def test_an_output_folder_of_another_sweep_is_refused(tmp_path):
     """Resuming into a folder that holds a different sweep is an error, not a mixed table."""
     sweep(SCENARIO, GRID, replications=1, jobs=1, out=tmp_path / "s", summarise=crash_summary, progress=False)
