@@ -30,7 +30,7 @@ import pandas as pd
 from . import metrics, theory
 from .scenario import Scenario, ScenarioError, load_scenario, parse_override
 from .servicegroup import ServiceGroupConfigWarning, effective_service_down_time
-from .sweep import SweepError, SweepResult, normalise_grid, sweep
+from .sweep import SweepError, SweepResult, confidence_interval, normalise_grid, sweep
 
 __all__ = ["Comparison", "compare", "parse_grid", "theory_for", "format_table", "METRICS"]
 
@@ -54,6 +54,8 @@ class Comparison:
     notes: list[str] = field(default_factory=list)
     figures: list[Path] = field(default_factory=list)
     samples: dict[str, np.ndarray] = field(default_factory=dict)
+    differences: pd.DataFrame = field(default_factory=pd.DataFrame)
+    baseline: dict[str, Any] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return format_table(self)
@@ -220,13 +222,67 @@ def compare(
             entry[f"{key}_theory"] = predicted[key]
         rows.append(entry)
     table = pd.DataFrame(rows)
+    baseline = _baseline(base, table, keys)
     comparison = Comparison(sweep=result, table=table, keys=keys, notes=list(dict.fromkeys(notes)),
-                            samples=samples)
+                            samples=samples, differences=paired_differences(result.runs, table, keys, baseline),
+                            baseline={k: table[k].iloc[baseline] for k in keys} if len(table) else {})
     if out is not None:
         table.to_csv(Path(out) / "comparison.csv", index=False)
+        comparison.differences.to_csv(Path(out) / "differences.csv", index=False)
         if figures:
             comparison.figures = write_figures(comparison, base, Path(out))
     return comparison
+
+
+def _dotted(data: Any, key: str) -> Any:
+    """The value at a dotted key (``faults.0.duration``) of plain scenario data, or None."""
+    for part in key.split("."):
+        if isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        elif isinstance(data, dict) and part in data:
+            data = data[part]
+        else:
+            return None
+    return data
+
+
+def _baseline(base: Scenario, table: pd.DataFrame, keys: list[str]) -> int:
+    """The row whose settings are the scenario's own values (what is compared against), else row 0."""
+    import tomllib
+
+    from .scenario import scenario_to_toml
+
+    data = tomllib.loads(scenario_to_toml(base))
+    for i in range(len(table)):
+        if all(_dotted(data, k) == table[k].iloc[i] for k in keys):
+            return i
+    return 0
+
+
+def paired_differences(runs: pd.DataFrame, table: pd.DataFrame, keys: list[str], baseline: int) -> pd.DataFrame:
+    """Each setting minus the baseline, replication by replication (the same seeds: paired).
+
+    Common random numbers make the difference far more precise than two separate intervals
+    suggest: the same crashes and losses happen in both, so only the setting differs.
+    """
+    ok = runs[runs["status"] == "ok"]
+    base_rows = ok[ok["setting"] == baseline].set_index("replication")
+    out = []
+    for i in range(len(table)):
+        if i == baseline:
+            continue
+        rows = ok[ok["setting"] == i].set_index("replication")
+        entry: dict[str, Any] = {k: table[k].iloc[i] for k in keys}
+        for key, _ in METRICS:
+            if key not in rows or key not in base_rows:
+                continue
+            diff = (rows[key] - base_rows[key]).dropna()
+            mean, low, high, n = confidence_interval(diff.to_numpy(dtype=float))
+            entry.update({f"{key}_diff_mean": mean, f"{key}_diff_ci_low": low, f"{key}_diff_ci_high": high,
+                          f"{key}_diff_n": n,
+                          f"{key}_diff_theory": table[f"{key}_theory"].iloc[i] - table[f"{key}_theory"].iloc[baseline]})
+        out.append(entry)
+    return pd.DataFrame(out)
 
 
 def write_figures(comparison: Comparison, base: Scenario, folder: Path) -> list[Path]:
@@ -288,6 +344,15 @@ def _cell(mean: float, low: float, high: float, digits: int) -> str:
     return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
+def _signed_cell(mean: float, low: float, high: float, digits: int) -> str:
+    if not np.isfinite(mean):
+        return "-"
+    mean, low, high = (round(x, digits) + 0.0 for x in (mean, low, high))  # no "-0.0"
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return f"{mean:+.{digits}f}"
+    return f"{mean:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"
+
+
 def format_table(comparison: Comparison) -> str:
     """The comparison as text: mean [95 % CI] beside theory, one line per setting, notes below."""
     t = comparison.table
@@ -304,6 +369,22 @@ def format_table(comparison: Comparison) -> str:
     text = frame.to_string(index=False)
     lines = [text, "", "mean [95 % CI] over replications (t-interval, shown clipped at 0); theory: "
                        "simstatus.theory for the same setting"]
+    d = comparison.differences
+    if len(d) and comparison.keys:
+        against = ", ".join(f"{k}={v}" for k, v in comparison.baseline.items())
+        diff_columns: dict[str, list[str]] = {k: [str(v) for v in d[k]] for k in comparison.keys}
+        for key, label in METRICS:
+            if f"{key}_diff_mean" not in d:
+                continue
+            digits = 3 if "host_day" in key else 1
+            diff_columns[label] = [_signed_cell(m, lo, hi, digits) for m, lo, hi in
+                                   zip(d[f"{key}_diff_mean"], d[f"{key}_diff_ci_low"], d[f"{key}_diff_ci_high"])]
+            diff_columns["theory" + " " * len(diff_columns)] = [
+                "-" if not np.isfinite(v) else f"{round(v, digits) + 0.0:+.{digits}f}" for v in d[f"{key}_diff_theory"]]
+        frame = pd.DataFrame(diff_columns)
+        frame.columns = [c.strip() for c in frame.columns]
+        lines += ["", f"difference from {against}, paired by replication (the same crashes and losses "
+                      "in both): mean [95 % CI]", frame.to_string(index=False)]
     lines += [f"note: {n}" for n in comparison.notes]
     if comparison.figures:
         lines.append("figures: " + ", ".join(str(p) for p in comparison.figures))

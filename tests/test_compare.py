@@ -85,11 +85,27 @@ def test_compare_writes_table_csv_and_figures(tmp_path):
     assert list(t["detect_api_mean_s_theory"]) == [pytest.approx(25.0), pytest.approx(85.0)]
     # common random numbers: the same crashes, detected exactly 60 s later with the longer timeout
     assert t["detect_api_mean_s_mean"].diff().iloc[1] == pytest.approx(60.0)
+    # paired by replication against the scenario's own value (60 is not in the grid: the first row)
+    d = c.differences
+    assert list(d["nova.service_down_time"]) == [90] and c.baseline == {"nova.service_down_time": 30}
+    assert d["detect_api_mean_s_diff_mean"].iloc[0] == pytest.approx(60.0)
+    assert d["detect_api_mean_s_diff_ci_high"].iloc[0] - d["detect_api_mean_s_diff_ci_low"].iloc[0] < 1e-6
+    assert d["detect_api_mean_s_diff_theory"].iloc[0] == pytest.approx(60.0)
     names = sorted(p.name for p in tmp_path.iterdir() if p.is_file())
-    assert names == ["comparison.csv", "latency_cdf.png", "latency_cdf.svg", "sweep.json",
+    assert names == ["comparison.csv", "differences.csv", "latency_cdf.png", "latency_cdf.svg", "sweep.json",
                      "timeline_s000.png", "timeline_s000.svg", "timeline_s001.png", "timeline_s001.svg",
                      "tradeoff.png", "tradeoff.svg"]
     assert all((tmp_path / n).stat().st_size > 1000 for n in names if n.endswith((".png", ".svg")))
     text = format_table(c)
     assert "crash → tenant (s)" in text and "false UNKNOWN / host-day up" in text and "theory" in text
     assert text.splitlines()[1].split()[0] == "30"
+    assert "difference from nova.service_down_time=30, paired by replication" in text
+
+
+def test_the_baseline_is_the_scenarios_own_value_when_compared():
+    """With 60 (the scenario's value) in the grid, differences are taken against it."""
+    c = compare(SMALL, ["nova.service_down_time=30,60"], replications=2, jobs=1, progress=False)
+    assert c.baseline == {"nova.service_down_time": 60}
+    d = c.differences
+    assert list(d["nova.service_down_time"]) == [30]
+    assert d["detect_api_mean_s_diff_mean"].iloc[0] == pytest.approx(-30.0)
