@@ -111,7 +111,7 @@ def _stale_theory(s: Scenario, T: float, P: float) -> float:
     durations = np.asarray(crashes[0].duration.sample(rng, 100_000), dtype=float)
     top = T + P
     grid = np.linspace(0.0, top, 2001)
-    survival = 1.0 - np.asarray(theory.tenant_detection_cdf(grid, T, s.nova.report_interval, P))
+    survival = 1.0 - np.asarray(theory.tenant_detection_cdf(grid, T, s.nova.report_interval, P, s.heartbeat.loss))
     cumulative = np.concatenate([[0.0], np.cumsum((survival[1:] + survival[:-1]) / 2 * np.diff(grid))])
     return float(np.mean(np.interp(np.minimum(durations, top), grid, cumulative)))
 
@@ -307,8 +307,8 @@ def write_figures(comparison: Comparison, base: Scenario, folder: Path) -> list[
         T = effective_service_down_time(s.nova.report_interval, s.nova.service_down_time)
         label = ", ".join(f"{row[k]}" for k in keys)
         if not s.monitor.enabled:
-            curves[label] = (lambda t, T=T, d=s.nova.report_interval, P=s.tenants.poll_interval:
-                             theory.tenant_detection_cdf(t, T, d, P))
+            curves[label] = (lambda t, T=T, d=s.nova.report_interval, P=s.tenants.poll_interval,
+                             p=s.heartbeat.loss: theory.tenant_detection_cdf(t, T, d, P, p))
     title = ", ".join(keys) or "setting"
     if comparison.samples:
         ax = plotting.latency_cdf(comparison.samples, theory=curves or None,

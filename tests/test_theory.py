@@ -195,3 +195,13 @@ def test_tenant_latency_of_simulated_run_follows_the_trapezoid():
     assert ks < KS_999 / math.sqrt(n)
     se = math.sqrt((delta**2 + P**2) / 12 / n)
     assert abs(sample.mean() - theory.tenant_mean_detection_time(T, delta, P)) < 4 * se
+
+
+def test_tenant_cdf_with_loss_has_the_lossy_mean_and_the_lossless_limit():
+    """With loss the tenant CDF integrates to E[T_D](p) + P/2; as p → 0 it is the trapezoid."""
+    t = np.linspace(0.0, 80.0, 40001)
+    for p in (0.1, 0.5):
+        mean = np.trapezoid(1 - theory.tenant_detection_cdf(t, 60, 10, 5, p), t)
+        assert mean == pytest.approx(theory.mean_detection_time(60, 10, p) + 2.5, abs=1e-3)
+    lossless = theory.tenant_detection_cdf(t, 60, 10, 5)
+    assert np.max(np.abs(theory.tenant_detection_cdf(t, 60, 10, 5, 1e-12) - lossless)) < 1e-4
