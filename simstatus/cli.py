@@ -73,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--hosts", type=_positive_ints, default=[100, 1000], metavar="N[,N...]",
                        help="cloud sizes to measure (default: 100,1000)")
     bench.add_argument("--hours", type=_positive_float, default=24.0, help="simulated hours (default: 24)")
+    bench.add_argument("--no-api", dest="api", action="store_false",
+                       help="skip the API measurement (a 1,000-server detail list against FastAPI's default "
+                            "encoding)")
     serve = commands.add_parser(
         "serve", help="serve Nova's compute API (2.1-2.16) over a live simulation",
         description="Serve Nova's compute API (2.1-2.16) and the /simstatus control routes over a live "
@@ -161,6 +164,11 @@ def _bench(args: argparse.Namespace) -> int:
     for hosts in args.hosts:  # bad input fails here, before any timing
         load_scenario(args.scenario, bench_overrides(hosts, args.hours))
     print(format_bench(run_bench(args.scenario, args.hosts, args.hours)))
+    if args.api:
+        from .api.bench import format_api_bench, run_api_bench
+
+        print()
+        print(format_api_bench(run_api_bench()))
     return 0
 
 

@@ -10,7 +10,7 @@ from simstatus.cli import main
 
 def test_bench_prints_one_row_per_size(capsys):
     """Two sizes give a header and two rows with the heartbeats the baseline ticked."""
-    assert main(["bench", "--hosts", "2,3", "--hours", "0.1"]) == 0
+    assert main(["bench", "--hosts", "2,3", "--hours", "0.1", "--no-api"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert "speed-up" in lines[0] and len(lines) == 3
     # 360 s at Δ = 10 s with phases i·Δ/n: 36 ticks per host
@@ -40,3 +40,14 @@ def test_bench_missing_scenario_exits_2(capsys):
     assert main(["bench", "nope.toml"]) == 2
     err = capsys.readouterr().err
     assert "nope.toml" in err and "Traceback" not in err
+
+
+def test_api_bench_serves_the_same_list_both_ways():
+    """The API bench times a 200-server list through our app and FastAPI's default; both answer 200."""
+    from simstatus.api.bench import format_api_bench, run_api_bench
+
+    row = run_api_bench(servers=200, requests=2)  # raises if either app answers anything but 200
+    assert row.servers == 200 and row.requests == 2
+    assert min(row.simstatus_ms, row.baseline_ms, row.encode_ms, row.encode_baseline_ms) > 0
+    text = format_api_bench(row)
+    assert "200 servers" in text and "whole request" in text and "serialise body" in text

@@ -1,0 +1,113 @@
+"""API speed for ``simstatus bench``: a detail list as our app serves it, against FastAPI's default.
+
+Both apps answer ``GET /v2.1/servers/detail?all_tenants=1`` at 2.16 as admin over the same
+simulated cloud, through httpx's ASGI transport in this process.  Ours serialises the dict once
+with ``json.dumps`` (and caches each server's encoded view); the baseline returns the same dict
+from a FastAPI route, so FastAPI runs ``jsonable_encoder`` over it, which is its default path.
+The ratio says what serialising once buys; the milliseconds vary between machines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+
+__all__ = ["ApiBenchRow", "run_api_bench", "format_api_bench"]
+
+
+@dataclass(frozen=True)
+class ApiBenchRow:
+    """One measured list size: median milliseconds per request, ours and the baseline's."""
+
+    servers: int
+    requests: int
+    simstatus_ms: float
+    baseline_ms: float
+    encode_ms: float  # serialising the body alone: views.dumps
+    encode_baseline_ms: float  # jsonable_encoder + json.dumps, FastAPI's default path
+
+    @property
+    def speedup(self) -> float:
+        return self.baseline_ms / self.simstatus_ms if self.simstatus_ms else float("inf")
+
+
+def _median_ms(client, path: str, headers: dict[str, str], requests: int) -> float:
+    async def measure() -> float:
+        times = []
+        await client.get(path, headers=headers)  # warm: caches, first-use imports
+        for _ in range(requests):
+            started = time.perf_counter()
+            response = await client.get(path, headers=headers)
+            times.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                raise RuntimeError(f"bench request answered {response.status_code}: {response.text[:200]}")
+        times.sort()
+        return 1000.0 * times[len(times) // 2]
+
+    return asyncio.run(measure())
+
+
+def run_api_bench(servers: int = 1000, requests: int = 20) -> ApiBenchRow:
+    """Time a ``servers``-server detail list (100 hosts), ours against FastAPI's default encoding."""
+    from ..model.world import World
+    from ..scenario import load_scenario
+    from . import compute
+    from .app import create_app
+    from .auth import context_from_token
+    from .microversions import request_version
+    from .views import dumps
+
+    hosts = 100
+    scenario = load_scenario({"name": "api-bench", "cloud": {"hosts": hosts, "projects": 10,
+                                                             "servers_per_host": max(1, servers // hosts)}})
+    world = World(scenario)
+    world.env.run(until=120)
+    ours = create_app(world.api)
+    baseline = FastAPI()
+
+    @baseline.get("/v2.1/servers/detail")
+    async def detail(request: Request) -> dict:  # FastAPI encodes the returned dict itself
+        ctx = context_from_token(request.headers.get("x-auth-token"))
+        version = request_version(list(request.headers.items()))
+        return compute.list_servers(world.api, ctx, version, dict(request.query_params), detail=True)
+
+    headers = {"X-Auth-Token": "admin:admin", "OpenStack-API-Version": "compute 2.16"}
+    path = "/v2.1/servers/detail?all_tenants=1"
+    timings = []
+    for app in (ours, baseline):
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench")
+        timings.append(_median_ms(client, path, headers, requests))
+    count = len(world.cloud.servers)
+    body = compute.list_servers(world.api, context_from_token("admin:admin"), request_version(headers),
+                                {"all_tenants": "1"}, detail=True, base_url="http://bench")
+    encode = _median_call_ms(lambda: dumps(body), requests)
+    encode_baseline = _median_call_ms(lambda: json.dumps(jsonable_encoder(body)), requests)
+    return ApiBenchRow(count, requests, timings[0], timings[1], encode, encode_baseline)
+
+
+def _median_call_ms(fn, repeat: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    times.sort()
+    return 1000.0 * times[len(times) // 2]
+
+
+def format_api_bench(row: ApiBenchRow) -> str:
+    """The whole request and the body's serialisation alone, each against FastAPI's default path."""
+    encode_ratio = row.encode_baseline_ms / row.encode_ms if row.encode_ms else float("inf")
+    return "\n".join([
+        f"GET /v2.1/servers/detail, {row.servers:,} servers at 2.16, median of {row.requests} (in-process ASGI)",
+        f"{'':>16} {'baseline ms':>11} {'simstatus ms':>12} {'speed-up':>9}",
+        f"{'whole request':>16} {row.baseline_ms:>11.1f} {row.simstatus_ms:>12.1f} {row.speedup:>8.1f}x",
+        f"{'serialise body':>16} {row.encode_baseline_ms:>11.1f} {row.encode_ms:>12.1f} {encode_ratio:>8.1f}x",
+    ])
