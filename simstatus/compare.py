@@ -167,12 +167,10 @@ def theory_for(s: Scenario) -> tuple[dict[str, float], list[str]]:
 
 def _samples(folder: Path, runs: pd.DataFrame, keys: list[str]) -> dict[str, np.ndarray]:
     """Per setting label: every crash → tenant latency over all replications (for CDFs)."""
-    from .simulate import Result
-
     out: dict[str, list[float]] = {}
     for _, row in runs[runs["status"] == "ok"].iterrows():
         run = folder / "runs" / f"s{int(row['setting']):03d}-r{int(row['replication']):03d}"
-        v = Result.load(run).visibility
+        v = pd.read_parquet(run / "visibility.parquet", columns=["event", "caused_at", "observed_at"])
         crash = v[(v["event"] == "host_crash:start") & v["observed_at"].notna()]
         label = ", ".join(f"{row[k]}" for k in keys)
         out.setdefault(label, []).extend((crash["observed_at"] - crash["caused_at"]).tolist())
