@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import metrics, theory
+from . import theory
 from .scenario import Scenario, ScenarioError, load_scenario, parse_override
 from .servicegroup import ServiceGroupConfigWarning, effective_service_down_time
 from .sweep import SweepError, SweepResult, confidence_interval, normalise_grid, sweep

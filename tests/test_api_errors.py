@@ -16,10 +16,7 @@ from api_helpers import (
     OWNER1,
     P0,
     P1,
-    Client,
     fault,
-    make_backend,
-    make_world,
     servers_of,
     version_headers_of,
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 from api_helpers import client, world  # noqa: F401 - shared fixtures
-from api_helpers import ADMIN, Client, fault, make_backend, make_world, servers_of, version_headers_of
+from api_helpers import ADMIN, fault, servers_of, version_headers_of
 
 from simstatus.api.microversions import MAX_VERSION, MIN_VERSION, APIVersion, parse_version, request_version
 

@@ -11,7 +11,6 @@ lands, and only a report with a newer ``report_count`` updates it.  With
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 import simstatus
 from simstatus.model.conditions import Window

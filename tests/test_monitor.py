@@ -10,8 +10,6 @@ UP, else UNKNOWN).
 
 from __future__ import annotations
 
-import pytest
-
 import simstatus
 
 from helpers import H0, H1, actions_of as _actions, fault as _fault, transitions_of as _transitions
