@@ -30,7 +30,7 @@ import pandas as pd
 from . import theory
 from .scenario import Scenario, ScenarioError, load_scenario, parse_override
 from .servicegroup import ServiceGroupConfigWarning, effective_service_down_time
-from .sweep import SweepError, SweepResult, confidence_interval, normalise_grid, sweep
+from .sweep import SweepError, SweepResult, confidence_interval, normalise_grid, run_folder, sweep
 
 __all__ = ["Comparison", "compare", "parse_grid", "theory_for", "format_table", "METRICS"]
 
@@ -117,15 +117,11 @@ def _stale_theory(s: Scenario, T: float, P: float) -> float:
 
 
 def _tenant_sees(s: Scenario) -> str:
-    """What the scenario's tenants may see of host_status: the API's own policy and version rule."""
-    from .api.auth import RequestContext
-    from .api.microversions import APIVersion, parse_version
+    """What the scenario's tenants may see of host_status: the same rule the simulated tenants use."""
     from .api.policy import load_policy
+    from .model.tenants import tenant_visibility
 
-    if parse_version(s.tenants.microversion) < APIVersion(2, 16):
-        return "none"
-    ctx = RequestContext(user_id="tenant-user", project_id="tenant")
-    return load_policy(s.nova.policy).host_status_visibility(ctx, {"project_id": "tenant"})
+    return tenant_visibility(load_policy(s.nova.policy), "tenant-0", s.tenants.microversion, s.tenants.endpoint)
 
 
 def theory_for(s: Scenario) -> tuple[dict[str, float], list[str]]:
@@ -169,7 +165,7 @@ def _samples(folder: Path, runs: pd.DataFrame, keys: list[str]) -> dict[str, np.
     """Per setting label: every crash → tenant latency over all replications (for CDFs)."""
     out: dict[str, list[float]] = {}
     for _, row in runs[runs["status"] == "ok"].iterrows():
-        run = folder / "runs" / f"s{int(row['setting']):03d}-r{int(row['replication']):03d}"
+        run = run_folder(folder, int(row["setting"]), int(row["replication"]))
         v = pd.read_parquet(run / "visibility.parquet", columns=["event", "caused_at", "observed_at"])
         crash = v[(v["event"] == "host_crash:start") & v["observed_at"].notna()]
         label = ", ".join(f"{row[k]}" for k in keys)
@@ -209,8 +205,7 @@ def compare(
     summary = result.summary
     for i in range(len(summary)):
         row = summary.iloc[i]
-        setting = {k: summary[k].iloc[i].item() if hasattr(summary[k].iloc[i], "item") else summary[k].iloc[i]
-                   for k in keys}
+        setting = _setting(summary, i, keys)
         predicted, why = theory_for(load_scenario(base, setting))
         notes.extend(why)
         entry: dict[str, Any] = {**setting, "runs": int(row["runs"]), "failed": int(row["failed"])}
@@ -230,6 +225,12 @@ def compare(
         if figures:
             comparison.figures = write_figures(comparison, base, Path(out))
     return comparison
+
+
+def _setting(frame: pd.DataFrame, i: int, keys: list[str]) -> dict[str, Any]:
+    """Row ``i``'s grid values as plain Python values (numpy scalars do not validate as TOML data)."""
+    values = {k: frame[k].iloc[i] for k in keys}
+    return {k: v.item() if hasattr(v, "item") else v for k, v in values.items()}
 
 
 def _dotted(data: Any, key: str) -> Any:
@@ -300,8 +301,8 @@ def write_figures(comparison: Comparison, base: Scenario, folder: Path) -> list[
     curves = {}
     table = comparison.table
     for i in range(len(table)):
-        row = {k: table[k].iloc[i] for k in keys}
-        s = load_scenario(base, {k: v.item() if hasattr(v, "item") else v for k, v in row.items()})
+        row = _setting(table, i, keys)
+        s = load_scenario(base, row)
         T = effective_service_down_time(s.nova.report_interval, s.nova.service_down_time)
         label = ", ".join(f"{row[k]}" for k in keys)
         if not s.monitor.enabled:
@@ -320,7 +321,7 @@ def write_figures(comparison: Comparison, base: Scenario, folder: Path) -> list[
     for _, row in runs[(runs["replication"] == 0) & (runs["status"] == "ok")].iterrows():
         index = int(row["setting"])
         label = ", ".join(f"{k}={row[k]}" for k in keys) or "scenario"
-        result = Result.load(folder / "runs" / f"s{index:03d}-r000")
+        result = Result.load(run_folder(folder, index, 0))
         ax = plotting.status_timeline(result, title=f"host_status as the API reported it ({label}, replication 0)")
         paths += plotting.save_figure(ax, folder / f"timeline_s{index:03d}")
         plt.close(ax.figure)

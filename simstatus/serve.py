@@ -28,7 +28,7 @@ host would read UNKNOWN.  Planning a far horizon up front is no answer either, s
 healthy host plans every report up to the horizon (ten years ≈ 3·10⁷ reports per host).  So the
 clock keeps a *rolling* horizon: it runs in steps of at most half a window (one simulated day),
 and before each step moves every heartbeat stream's horizon a window ahead and wakes the probes
-so that they plan again (see :func:`extend_horizon`).  Advancing 30 days on 20 hosts takes
+so that they plan again (see :meth:`World.extend_horizon`).  Advancing 30 days on 20 hosts takes
 about a second.
 """
 
@@ -64,7 +64,6 @@ __all__ = [
     "SimClock",
     "create_served",
     "default_scenario_source",
-    "extend_horizon",
     "open_socket",
     "serve_forever",
     "socket_url",
@@ -103,11 +102,6 @@ class ServeError(Exception):
         self.exit_code = exit_code
 
 
-def extend_horizon(world: World, until: float, window: float = HORIZON_WINDOW) -> bool:
-    """Keep heartbeats planned at least ``window / 2`` beyond ``until`` (see :meth:`World.extend_horizon`)."""
-    return world.extend_horizon(until, window)
-
-
 def _settle(env) -> None:
     """Process every event scheduled at the current instant (time does not move).
 
@@ -140,7 +134,7 @@ class SimClock:
         self.speed = float(speed)
         self.window = float(window)
         self._time = time_source
-        extend_horizon(world, self.env.now, self.window)
+        world.extend_horizon(self.env.now, self.window)
         self.start()
 
     def start(self) -> None:
@@ -167,7 +161,7 @@ class SimClock:
         env = self.env
         while True:
             step = min(t, env.now + self.window / 2)
-            extend_horizon(self.world, max(step, env.now), self.window)
+            self.world.extend_horizon(max(step, env.now), self.window)
             if step <= env.now:
                 break
             env.run(until=step)

@@ -35,7 +35,7 @@ import pandas as pd
 from .scenario import Scenario, ScenarioError, load_scenario, scenario_to_toml
 
 __all__ = ["SweepError", "SweepResult", "sweep", "run_seed", "confidence_interval", "summarise_runs",
-           "normalise_grid"]
+           "normalise_grid", "run_folder"]
 
 #: Columns of every per-run row besides the grid keys and the metrics.
 RUN_COLUMNS = ["setting", "replication", "seed", "status", "error"]
@@ -119,8 +119,9 @@ def _setting_label(setting: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in setting.items()) or "(scenario as is)"
 
 
-def _task_name(setting_index: int, replication: int) -> str:
-    return f"s{setting_index:03d}-r{replication:03d}"
+def run_folder(out: str | os.PathLike, setting_index: int, replication: int) -> Path:
+    """Where a sweep with ``out`` keeps run ``replication`` of setting ``setting_index``."""
+    return Path(out) / "runs" / f"s{setting_index:03d}-r{replication:03d}"
 
 
 def _run_one(scenario_data: dict[str, Any], setting: dict[str, Any], seed: int,
@@ -225,7 +226,7 @@ def sweep(
     tasks = []
     for s_index, setting in enumerate(settings):
         for r in range(replications):
-            folder = str(out_dir / "runs" / _task_name(s_index, r)) if out_dir is not None else None
+            folder = str(run_folder(out_dir, s_index, r)) if out_dir is not None else None
             tasks.append((s_index, r, setting, run_seed(base.seed, r), folder))
 
     rows: dict[tuple[int, int], dict[str, Any]] = {}

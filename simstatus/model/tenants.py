@@ -32,6 +32,7 @@ import simpy
 from ..api import compute
 from ..api.auth import RequestContext, token_for
 from ..api.microversions import APIVersion, parse_version
+from ..api.policy import Policy
 from ..api.views import HostStatusVisibility, host_status_field
 from ..cloud import Server
 from ..records import ObservationRecord, TransitionRecord
@@ -71,13 +72,18 @@ def tenant_context(server: Server) -> RequestContext:
     return RequestContext(user_id=server.user, project_id=server.project)
 
 
-def tenant_visibility(api: compute.Backend, server: Server, microversion: str,
+def tenant_visibility(policy: Policy, project: str, microversion: str,
                       endpoint: str = "show") -> HostStatusVisibility:
-    """How much of ``host_status`` the owner of ``server`` may see (the API's own policy checks)."""
+    """How much of ``host_status`` a member of ``project`` may see of its own servers.
+
+    The API's own rules: no field below 2.16, else the policy's host_status checks with the
+    target ``show`` uses (the server's project) or ``detail`` uses (the caller's own).
+    """
     if parse_version(microversion) < _V2_16:
         return "none"
-    target = {"project_id": server.project} if endpoint == "show" else None
-    return api.policy.host_status_visibility(tenant_context(server), target)
+    ctx = RequestContext(user_id=f"{project}-user", project_id=project)
+    target = {"project_id": project} if endpoint == "show" else None
+    return policy.host_status_visibility(ctx, target)
 
 
 class _Poll(simpy.events.Event):

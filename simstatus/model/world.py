@@ -15,7 +15,7 @@ from ..api.compute import Backend
 from ..api.microversions import parse_version
 from ..api.policy import Policy, load_policy
 from ..api.views import host_status_field
-from ..cloud import Cloud, Server
+from ..cloud import Cloud
 from ..records import ActionRecord, EventRecord, FalseUnknownRecord, ObservationRecord, TransitionRecord
 from ..servicegroup import ServiceGroup, ServiceGroupConfigWarning, effective_service_down_time
 from ..status import HostStatus
@@ -101,11 +101,9 @@ class World:
                                 window, self.events)
         t = s.tenants
         self.phases = poll_phases(self.cloud.servers.values(), t.poll_interval, stream(s.seed, "tenants"), t.endpoint)
-        first: dict[str, Server] = {}  # visibility depends on the project only: ask once per project
-        for server in self.cloud.servers.values():
-            first.setdefault(server.project, server)
-        self.tenant_visibility = {project: tenant_visibility(self.api, server, t.microversion, t.endpoint)
-                                  for project, server in first.items()}
+        projects = dict.fromkeys(server.project for server in self.cloud.servers.values())
+        self.tenant_visibility = {project: tenant_visibility(self.policy, project, t.microversion, t.endpoint)
+                                  for project in projects}
         self._asgi: AsgiFetch | None = None
         if t.mode == "poll":
             version = parse_version(t.microversion)
