@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
@@ -28,9 +29,12 @@ import numpy as np
 import pandas as pd
 
 from . import theory
+from .outdir import OutputFolder, OutputFolderError
 from .scenario import Scenario, ScenarioError, load_scenario, parse_override
 from .servicegroup import ServiceGroupConfigWarning, effective_service_down_time
-from .sweep import SweepError, SweepResult, confidence_interval, normalise_grid, run_folder, sweep
+from .sweep import (SweepOutputError, SweepResult, confidence_interval, normalise_grid, run_folder,
+                    sweep, validate_settings)
+from .textsafe import escape_control
 
 __all__ = ["Comparison", "compare", "parse_grid", "theory_for", "format_table", "METRICS"]
 
@@ -42,6 +46,8 @@ METRICS = [
     ("stale_up_s_per_failure", "stale UP s / failure"),
 ]
 _DAY = 86400.0
+_FIGURE_FORMATS = ("png", "svg")  # plotting.save_figure's default
+_FIGURE_NAME = re.compile(r"(latency_cdf|tradeoff|timeline_s\d+)\.(png|svg)")
 
 
 @dataclass
@@ -187,7 +193,9 @@ def compare(
     """Sweep ``settings`` (``--set`` strings or a grid mapping) and build the comparison.
 
     With ``out``, run folders (resumable), ``comparison.csv`` and the figures (PNG and SVG) go
-    there; without, runs go to a temporary folder and no figures are written.
+    there; without, runs go to a temporary folder and no figures are written.  ``out`` must be
+    new, empty or made by simstatus (:mod:`simstatus.outdir`); every file the comparison will
+    write is checked before anything runs (:class:`~simstatus.sweep.SweepOutputError`).
     """
     if isinstance(settings, Mapping):
         grid, fixed = normalise_grid(settings), {}
@@ -196,7 +204,17 @@ def compare(
     base = load_scenario(scenario, fixed or None)
     keys = list(grid)
     if out is not None and Path(out).exists() and not Path(out).is_dir():
-        raise SweepError(f"--out {out}: exists and is not a folder")
+        raise SweepOutputError(f"--out {escape_control(str(out), limit=300)}: exists and is not a folder")
+    own = None
+    if out is not None:  # refuse someone else's folder or file before hours of simulation
+        n_settings = len(validate_settings(base, grid))
+        stems = ["latency_cdf", "tradeoff", *(f"timeline_s{i:03d}" for i in range(n_settings))] if figures else []
+        try:
+            own = OutputFolder.claim(out)
+            own.record(["comparison.csv", "differences.csv",
+                        *(f"{stem}.{fmt}" for stem in stems for fmt in _FIGURE_FORMATS)])
+        except OutputFolderError as exc:
+            raise SweepOutputError(str(exc)) from None
     with tempfile.TemporaryDirectory(prefix="simstatus-compare-") as scratch:
         folder = Path(out) if out is not None else Path(scratch)
         result = sweep(base, grid, replications, executor=executor, out=folder, progress=progress, jobs=jobs)
@@ -219,9 +237,9 @@ def compare(
     comparison = Comparison(sweep=result, table=table, keys=keys, notes=list(dict.fromkeys(notes)),
                             samples=samples, differences=paired_differences(result.runs, table, keys, baseline),
                             baseline={k: table[k].iloc[baseline] for k in keys} if len(table) else {})
-    if out is not None:
-        table.to_csv(Path(out) / "comparison.csv", index=False)
-        comparison.differences.to_csv(Path(out) / "differences.csv", index=False)
+    if own is not None:
+        own.write_text("comparison.csv", table.to_csv(index=False))
+        own.write_text("differences.csv", comparison.differences.to_csv(index=False))
         if figures:
             comparison.figures = write_figures(comparison, base, Path(out))
     return comparison
@@ -286,7 +304,11 @@ def paired_differences(runs: pd.DataFrame, table: pd.DataFrame, keys: list[str],
 
 def write_figures(comparison: Comparison, base: Scenario, folder: Path) -> list[Path]:
     """As PNG and SVG: latency CDFs with theory dashed, a status timeline per setting (its first
-    replication) and the detection / false-alarm trade-off (one varied key)."""
+    replication) and the detection / false-alarm trade-off (one varied key).
+
+    ``folder`` is claimed as an output folder (:mod:`simstatus.outdir`): a figure is written only
+    where simstatus wrote one before or nothing is, and only its own figures of an earlier call
+    that this one does not draw are removed."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -296,8 +318,12 @@ def write_figures(comparison: Comparison, base: Scenario, folder: Path) -> list[
 
     paths: list[Path] = []
     keys = comparison.keys
-    for stale in folder.glob("timeline_s*.*"):  # from an earlier call with other settings
-        stale.unlink()
+    own = OutputFolder.claim(folder)
+
+    def save(ax, stem: str) -> list[Path]:
+        own.record([f"{stem}.{fmt}" for fmt in _FIGURE_FORMATS])
+        return plotting.save_figure(ax, folder / stem, formats=_FIGURE_FORMATS)
+
     curves = {}
     table = comparison.table
     for i in range(len(table)):
@@ -313,7 +339,7 @@ def write_figures(comparison: Comparison, base: Scenario, folder: Path) -> list[
         ax = plotting.latency_cdf(comparison.samples, theory=curves or None,
                                   xlabel="crash → tenant detection latency (s)")
         ax.set_title(f"Crash → tenant latency by {title} (dashed: theory)")
-        paths += plotting.save_figure(ax, folder / "latency_cdf")
+        paths += save(ax, "latency_cdf")
         plt.close(ax.figure)
     runs = comparison.sweep.runs
     from .simulate import Result
@@ -323,13 +349,17 @@ def write_figures(comparison: Comparison, base: Scenario, folder: Path) -> list[
         label = ", ".join(f"{k}={row[k]}" for k in keys) or "scenario"
         result = Result.load(run_folder(folder, index, 0))
         ax = plotting.status_timeline(result, title=f"host_status as the API reported it ({label}, replication 0)")
-        paths += plotting.save_figure(ax, folder / f"timeline_s{index:03d}")
+        paths += save(ax, f"timeline_s{index:03d}")
         plt.close(ax.figure)
     summary = comparison.sweep.summary
     if len(keys) == 1 and "false_unknown_per_up_host_day_mean" in summary:
         ax = plotting.tradeoff(summary, x="false_unknown_per_up_host_day", label=keys[0])
-        paths += plotting.save_figure(ax, folder / "tradeoff")
+        paths += save(ax, "tradeoff")
         plt.close(ax.figure)
+    drawn = {p.name for p in paths}
+    # figures of an earlier call this one does not draw (a setting whose first replication failed
+    # now): simstatus's own, by the manifest; nothing else in the folder is looked at
+    own.forget(p for p in own.paths if _FIGURE_NAME.fullmatch(p) and p not in drawn)
     return paths
 
 
@@ -355,7 +385,8 @@ def _signed_cell(mean: float, low: float, high: float, digits: int) -> str:
 def format_table(comparison: Comparison) -> str:
     """The comparison as text: mean [95 % CI] beside theory, one line per setting, notes below."""
     t = comparison.table
-    columns: dict[str, list[str]] = {k: [str(v) for v in t[k]] for k in comparison.keys}
+    columns: dict[str, list[str]] = {escape_control(k, limit=80): [escape_control(str(v), limit=80) for v in t[k]]
+                                     for k in comparison.keys}
     for key, label in METRICS:
         digits = 3 if "host_day" in key else 1
         columns[label] = [_cell(m, lo, hi, digits) for m, lo, hi in
@@ -370,8 +401,9 @@ def format_table(comparison: Comparison) -> str:
                        "simstatus.theory for the same setting"]
     d = comparison.differences
     if len(d) and comparison.keys:
-        against = ", ".join(f"{k}={v}" for k, v in comparison.baseline.items())
-        diff_columns: dict[str, list[str]] = {k: [str(v) for v in d[k]] for k in comparison.keys}
+        against = escape_control(", ".join(f"{k}={v}" for k, v in comparison.baseline.items()), limit=300)
+        diff_columns: dict[str, list[str]] = {escape_control(k, limit=80): [escape_control(str(v), limit=80)
+                                                                            for v in d[k]] for k in comparison.keys}
         for key, label in METRICS:
             if f"{key}_diff_mean" not in d:
                 continue
@@ -384,7 +416,7 @@ def format_table(comparison: Comparison) -> str:
         frame.columns = [c.strip() for c in frame.columns]
         lines += ["", f"difference from {against}, paired by replication (the same crashes and losses "
                       "in both): mean [95 % CI]", frame.to_string(index=False)]
-    lines += [f"note: {n}" for n in comparison.notes]
+    lines += [f"note: {escape_control(n)}" for n in comparison.notes]
     if comparison.figures:
-        lines.append("figures: " + ", ".join(str(p) for p in comparison.figures))
+        lines.append("figures: " + ", ".join(escape_control(str(p)) for p in comparison.figures))
     return "\n".join(lines)

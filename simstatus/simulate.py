@@ -2,8 +2,9 @@
 
 A :class:`Result` holds the effective scenario, six DataFrames (times in simulated seconds
 since ``start``) and ``meta`` (versions, seed, wall time, counts).  :meth:`Result.save` writes
-a run folder — ``scenario.toml``, one Parquet file per table, ``meta.json`` — under a
-temporary name and renames it into place, so a crash never leaves half a run.
+a run folder — ``scenario.toml``, one Parquet file per table, ``meta.json`` and the marker of
+:mod:`simstatus.outdir` — under a temporary name and renames it into place, so a crash never
+leaves half a run.
 """
 
 from __future__ import annotations
@@ -25,12 +26,16 @@ from . import metrics
 from .model.world import World
 from .records import (ActionRecord, EventRecord, FalseUnknownRecord, ObservationRecord,
                       TransitionRecord, to_frame, typed)
+from .outdir import MARKER, OutputFolder, OutputFolderError, remove_stale_temps, temp_prefix
 from .scenario import Scenario, load_scenario, scenario_to_toml
+from .textsafe import escape_control
 
 __all__ = ["Result", "simulate", "TABLES"]
 
 #: The tables of a result, in the order they are documented and saved.
 TABLES = ("events", "actions", "transitions", "observations", "visibility", "false_unknown")
+#: The files of a run folder besides its marker (what :meth:`Result.save` writes).
+RUN_FILES = ("scenario.toml", *(f"{name}.parquet" for name in TABLES), "meta.json")
 _PACKAGES = ("simstatus", "simpy", "numpy", "pandas", "pyarrow", "pydantic")
 
 
@@ -69,27 +74,45 @@ class Result:
         return {name: getattr(self, name) for name in TABLES}
 
     def save(self, directory: str | os.PathLike, *, overwrite: bool = False) -> Path:
-        """Write the run folder atomically; refuse to replace an existing one unless ``overwrite``."""
+        """Write the run folder atomically; refuse to replace an existing one unless ``overwrite``.
+
+        The folder is marked as simstatus's own (:data:`simstatus.outdir.MARKER`).  Even with
+        ``overwrite``, a folder holding anything but the files a run folder has is refused
+        (:class:`~simstatus.outdir.OutputFolderError`): a user's files are never deleted.
+        """
         target = Path(directory)
-        if target.exists() and not overwrite:
-            raise FileExistsError(f"{target} already exists; choose another --out or remove it")
+        exists = target.exists() or target.is_symlink()
+        if exists and not overwrite:
+            raise FileExistsError(f"{escape_control(str(target), limit=300)} already exists; "
+                                  "choose another --out or remove it")
+        if exists:
+            _check_replaceable(target)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        remove_stale_temps(target.parent, target.name)  # what a killed save of this folder left
+        tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(target.name), dir=target.parent))
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 is for scratch space, not for results
+        trash = None
         try:
+            OutputFolder.claim(tmp).record(RUN_FILES)
             (tmp / "scenario.toml").write_text(scenario_to_toml(self.scenario), encoding="utf-8")
             for name, frame in self.tables().items():
                 frame.to_parquet(tmp / f"{name}.parquet", index=False)
             (tmp / "meta.json").write_text(json.dumps(self.meta, indent=2, sort_keys=True) + "\n",
                                            encoding="utf-8")
-            if target.exists():
-                shutil.rmtree(target)
+            if exists:  # moved aside, not deleted, until the new folder is in place
+                trash = Path(tempfile.mkdtemp(prefix=temp_prefix(target.name), dir=target.parent))
+                os.replace(target, trash / "old")
             os.replace(tmp, target)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
+            if trash is not None and (trash / "old").exists() and not target.exists():
+                os.replace(trash / "old", target)
             raise
+        finally:
+            if trash is not None:
+                shutil.rmtree(trash, ignore_errors=True)
         return target
 
     @classmethod
@@ -100,6 +123,18 @@ class Result:
         scenario = load_scenario(folder / "scenario.toml")
         frames = {name: typed(pd.read_parquet(folder / f"{name}.parquet")) for name in TABLES}
         return cls(scenario=scenario, meta=meta, **frames)
+
+
+def _check_replaceable(target: Path) -> None:
+    """``save(overwrite=True)`` replaces a run folder, complete or damaged, and nothing else."""
+    if target.is_symlink() or not target.is_dir():
+        raise OutputFolderError(f"{escape_control(str(target), limit=300)} is not a run folder; "
+                                "simstatus replaces only run folders it wrote")
+    foreign = sorted(p.name for p in target.iterdir() if p.name not in RUN_FILES and p.name != MARKER)
+    if foreign:
+        raise OutputFolderError(
+            f"{escape_control(str(target), limit=300)} holds files a run folder does not "
+            f"({escape_control(', '.join(foreign[:5]), limit=200)}): not replaced, so that they are not lost")
 
 
 def _scheduled_events(env) -> int | None:

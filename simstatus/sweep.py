@@ -12,15 +12,22 @@ which is how a study outgrows one machine.  With ``out=DIR`` each run is saved a
 by the worker as soon as it finishes; calling again with the same arguments skips the complete
 ones, so a killed sweep resumes where it stopped.  A run that raises is recorded with its error
 and the sweep goes on (a resumed sweep tries failed runs again).
+
+``DIR`` is an output folder of :mod:`simstatus.outdir`: new, empty or made by simstatus, and only
+the paths its manifest lists are ever replaced or removed.  Pool workers die with the process
+that started them (a killed sweep leaves no worker writing run folders behind).
 """
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import json
 import math
 import os
-import shutil
+import signal
+import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -32,10 +39,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .outdir import OutputFolder, OutputFolderError, remove_stale_temps, write_atomically
 from .scenario import Scenario, ScenarioError, load_scenario, scenario_to_toml
+from .textsafe import escape_control
 
-__all__ = ["SweepError", "SweepResult", "sweep", "run_seed", "confidence_interval", "summarise_runs",
-           "normalise_grid", "run_folder"]
+__all__ = ["SweepError", "SweepOutputError", "SweepResult", "sweep", "run_seed", "confidence_interval",
+           "summarise_runs", "normalise_grid", "run_folder"]
 
 #: Columns of every per-run row besides the grid keys and the metrics.
 RUN_COLUMNS = ["setting", "replication", "seed", "status", "error"]
@@ -49,6 +58,11 @@ _T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 
 
 class SweepError(ValueError):
     """A sweep that cannot start: bad grid, or an output folder holding a different sweep."""
+
+
+class SweepOutputError(SweepError, OutputFolderError):
+    """``out`` is not a folder this sweep may write: someone else's files, a file, unwritable, or a
+    damaged ``sweep.json`` (also an :class:`~simstatus.outdir.OutputFolderError`)."""
 
 
 @dataclass
@@ -115,6 +129,24 @@ def normalise_grid(grid: Mapping[str, Any]) -> dict[str, list[Any]]:
     return out
 
 
+def validate_settings(base: Scenario, grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Every combination of ``grid``, each validated against ``base``; :class:`SweepError` naming
+    every bad value at once (before hours of work, and before any folder is written)."""
+    if "seed" in grid:
+        raise SweepError("grid 'seed': seeds are derived per replication; sweep replications instead")
+    keys = list(grid)
+    settings = [dict(zip(keys, combo)) for combo in itertools.product(*grid.values())]
+    problems = []
+    for setting in settings:
+        try:
+            load_scenario(base, setting)
+        except ScenarioError as exc:
+            problems.extend(f"{_setting_label(setting)}: {p}" for p in exc.problems)
+    if problems:
+        raise SweepError("invalid settings:\n" + "\n".join(dict.fromkeys(problems)))
+    return settings
+
+
 def _setting_label(setting: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in setting.items()) or "(scenario as is)"
 
@@ -122,6 +154,48 @@ def _setting_label(setting: Mapping[str, Any]) -> str:
 def run_folder(out: str | os.PathLike, setting_index: int, replication: int) -> Path:
     """Where a sweep with ``out`` keeps run ``replication`` of setting ``setting_index``."""
     return Path(out) / "runs" / f"s{setting_index:03d}-r{replication:03d}"
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _gone(pid: int) -> bool:
+    """Whether process ``pid`` has exited (a zombie, waiting to be reaped, has)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):  # no /proc: trust kill()
+        return False
+
+
+def _die_with_parent(parent: int, kernel_signal: bool) -> None:
+    """Pool worker initializer: exit when the sweep's process dies, even by SIGKILL.
+
+    Without it, a killed ``simstatus compare`` leaves its workers running under PID 1, still
+    writing run folders.  Linux's ``PR_SET_PDEATHSIG`` has the kernel kill the worker (only where
+    the pool was started by the main thread: the signal follows the thread that forked); a thread
+    polling the parent id covers the rest and the race before the call.
+    """
+    if kernel_signal and sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # no libc prctl: the watchdog alone
+            pass
+    ppid = os.getppid()
+    if ppid != parent and _gone(parent):  # the sweep died before this ran (else: a forkserver's child)
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == ppid:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="simstatus-parent-watch", daemon=True).start()
 
 
 def _run_one(scenario_data: dict[str, Any], setting: dict[str, Any], seed: int,
@@ -150,31 +224,51 @@ def _run_one(scenario_data: dict[str, Any], setting: dict[str, Any], seed: int,
         row = {"status": "error", "error": detail}
         if folder is not None:
             Path(folder).parent.mkdir(parents=True, exist_ok=True)
-            Path(folder + ".error.txt").write_text(traceback.format_exc(), encoding="utf-8")
+            write_atomically(Path(folder + ".error.txt"), traceback.format_exc().encode("utf-8"))
     return row
 
 
-def _prepare_out(out: Path, scenario: Scenario, grid: dict[str, list[Any]], replications: int) -> None:
+def _read_sweep_json(path: Path) -> dict[str, Any]:
+    """A saved ``sweep.json``, or :class:`SweepOutputError` saying why it cannot be trusted."""
+    shown = escape_control(str(path), limit=300)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise SweepOutputError(f"{shown} is damaged ({escape_control(str(exc), limit=200)}); "
+                               "choose another folder, or remove the folder to start afresh") from None
+    if not (isinstance(data, dict) and set(data) == {"scenario", "grid", "replications"}
+            and isinstance(data["scenario"], str) and isinstance(data["grid"], dict)):
+        raise SweepOutputError(f"{shown} is not a simstatus sweep record (expected the keys scenario, grid "
+                               "and replications); choose another folder")
+    return data
+
+
+def _prepare_out(out: Path, scenario: Scenario, grid: dict[str, list[Any]], replications: int,
+                 runs: Sequence[Path]) -> None:
+    """Claim ``out``, check it holds this sweep (or none), and list every path the runs will write."""
+    try:
+        folder = OutputFolder.claim(out)
+    except OutputFolderError as exc:
+        raise SweepOutputError(str(exc)) from None
     manifest = {"scenario": scenario_to_toml(scenario), "grid": grid, "replications": replications}
+    new = json.loads(json.dumps(manifest))
     path = out / _MANIFEST
-    if path.exists():
-        old = json.loads(path.read_text(encoding="utf-8"))
-        new = json.loads(json.dumps(manifest))
-        # replications may change: run r's seed does not depend on how many there are
-        if {k: v for k, v in old.items() if k != "replications"} != {k: v for k, v in new.items()
-                                                                      if k != "replications"}:
-            raise SweepError(f"{out} holds a different sweep (scenario or grid differ); "
-                             "choose another folder or remove it")
-        runs = out / "runs"
-        for partial in runs.glob(".*") if runs.is_dir() else ():  # saves cut short by a kill
-            if partial.is_dir():
-                shutil.rmtree(partial, ignore_errors=True)
-        if old == new:
-            return
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    old = _read_sweep_json(path) if folder.owns(_MANIFEST) and path.exists() else None
+    # replications may change: run r's seed does not depend on how many there are
+    if old is not None and ({k: v for k, v in old.items() if k != "replications"}
+                            != {k: v for k, v in new.items() if k != "replications"}):
+        raise SweepError(f"{escape_control(str(out), limit=300)} holds a different sweep (scenario or grid "
+                         "differ); choose another folder or remove it")
+    # before any worker starts, so none of these is a live save: half-written runs of a killed sweep
+    remove_stale_temps(out / "runs", all_of_them=True)
+    remove_stale_temps(out, all_of_them=True)
+    relative = [p.relative_to(out) for p in runs]
+    try:
+        folder.record([_MANIFEST, *relative, *(p.with_name(p.name + ".error.txt") for p in relative)])
+    except OutputFolderError as exc:
+        raise SweepOutputError(str(exc)) from None
+    if old != new:
+        folder.write_text(_MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
 def sweep(
@@ -207,27 +301,17 @@ def sweep(
         raise SweepError(f"jobs: expected an integer >= 1 (got {jobs!r})")
     if jobs is not None and executor is not None:
         raise SweepError("give executor or jobs, not both (jobs sizes the default process pool)")
-    if "seed" in grid:
-        raise SweepError("grid 'seed': seeds are derived per replication; sweep replications instead")
     keys = list(grid)
-    settings = [dict(zip(keys, combo)) for combo in itertools.product(*grid.values())]
-    problems = []
-    for setting in settings:  # fail before hours of work, with every bad value named
-        try:
-            load_scenario(base, setting)
-        except ScenarioError as exc:
-            problems.extend(f"{_setting_label(setting)}: {p}" for p in exc.problems)
-    if problems:
-        raise SweepError("invalid settings:\n" + "\n".join(dict.fromkeys(problems)))
+    settings = validate_settings(base, grid)
     out_dir = Path(out) if out is not None else None
-    if out_dir is not None:
-        _prepare_out(out_dir, base, grid, replications)
     data = _plain(base)
     tasks = []
     for s_index, setting in enumerate(settings):
         for r in range(replications):
             folder = str(run_folder(out_dir, s_index, r)) if out_dir is not None else None
             tasks.append((s_index, r, setting, run_seed(base.seed, r), folder))
+    if out_dir is not None:
+        _prepare_out(out_dir, base, grid, replications, [Path(t[4]) for t in tasks])
 
     rows: dict[tuple[int, int], dict[str, Any]] = {}
     bar = _progress_bar(len(tasks), progress)
@@ -238,7 +322,9 @@ def sweep(
                 bar.update()
         else:
             own = executor is None
-            pool = executor or ProcessPoolExecutor(max_workers=jobs or os.cpu_count() or 1)
+            pool = executor or ProcessPoolExecutor(
+                max_workers=jobs or os.cpu_count() or 1, initializer=_die_with_parent,
+                initargs=(os.getpid(), threading.current_thread() is threading.main_thread()))
             interrupted = False
             try:
                 futures: dict[Future, tuple[int, int]] = {

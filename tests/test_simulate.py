@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from simstatus.outdir import OutputFolderError
 from simstatus.simulate import TABLES, Result, simulate
 from simstatus.status import STATUS_VALUES
 
@@ -162,7 +163,7 @@ def test_result_save_writes_run_folder(doctor, tmp_path):
     folder = doctor.save(tmp_path / "run")
     assert folder == tmp_path / "run"
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        ["scenario.toml", "meta.json", *(f"{name}.parquet" for name in TABLES)])
+        [".simstatus-manifest.json", "scenario.toml", "meta.json", *(f"{name}.parquet" for name in TABLES)])
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     assert {"versions", "seed", "wall_time_s", "counts"} <= set(meta)
     assert meta["seed"] == 1
@@ -183,15 +184,18 @@ def test_result_save_refuses_existing_folder(doctor, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
 
-def test_result_save_overwrite_replaces_folder(doctor, tmp_path):
-    """save(overwrite=True) replaces an existing folder with the new run."""
+def test_result_save_overwrite_replaces_a_run_folder_but_never_a_users_file(doctor, tmp_path):
+    """save(overwrite=True) replaces a (damaged) run folder; one holding anything else is refused."""
     target = tmp_path / "run"
-    target.mkdir()
-    (target / "old.txt").write_text("old")
+    doctor.save(target)
+    (target / "visibility.parquet").unlink()  # damaged
     doctor.save(target, overwrite=True)
-    assert not (target / "old.txt").exists()
-    assert (target / "meta.json").exists()
+    assert (target / "visibility.parquet").exists() and (target / "meta.json").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    (target / "old.txt").write_text("mine")
+    with pytest.raises(OutputFolderError, match="old.txt"):
+        doctor.save(target, overwrite=True)
+    assert (target / "old.txt").read_text() == "mine"
 
 
 def _fail_after_first_parquet(monkeypatch) -> None:
@@ -219,11 +223,10 @@ def test_result_save_failure_leaves_nothing_behind(doctor, tmp_path, monkeypatch
 
 def test_result_save_failed_overwrite_keeps_old_folder(doctor, tmp_path, monkeypatch):
     """A failure during save(overwrite=True) keeps the existing folder and leaves no temporary one."""
-    target = tmp_path / "run"
-    target.mkdir()
-    (target / "old.txt").write_text("old")
+    target = doctor.save(tmp_path / "run")
+    before = {p.name: p.read_bytes() for p in target.iterdir()}
     _fail_after_first_parquet(monkeypatch)
     with pytest.raises(OSError, match="disk full"):
         doctor.save(target, overwrite=True)
-    assert [p.name for p in target.iterdir()] == ["old.txt"]
+    assert {p.name: p.read_bytes() for p in target.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
