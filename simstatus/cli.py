@@ -6,7 +6,10 @@ comparison with confidence intervals and theory; ``simstatus bench`` times the m
 naive baseline; ``simstatus serve [SCENARIO]`` serves the compute API over a live simulation
 until interrupted.  Bad input (a
 scenario that does not validate, a bad ``--set``, a bad policy) prints one clear message and
-exits 2, never a traceback; a run folder that already exists, or a serve address in use, exits 1.
+exits 2, never a traceback, and so does an ``--out`` that is a file, cannot be written or is a
+non-empty folder simstatus did not make (checked before simulating); a run folder that already
+exists, a study folder holding a different sweep, a serve address in use, or a disk that fails
+while writing, exits 1.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from pathlib import Path
 import pandas as pd
 
 from . import __version__
+from .outdir import OutputFolderError
 from .scenario import ScenarioError, load_scenario
+from .textsafe import escape_control
 
 __all__ = ["main"]
 
@@ -222,19 +227,25 @@ def _run(args: argparse.Namespace) -> int:
     rules = _policy_override(scenario, args)
     if rules is not None:  # recorded in the effective scenario, hence the run folder
         scenario = load_scenario(scenario, {"nova.policy": rules})
-    if args.out and Path(args.out).exists():
-        raise FileExistsError(f"{args.out} already exists; choose another --out or remove it")
+    if args.out:  # before simulating: a result that cannot be saved would be lost
+        from .outdir import check_writable
+
+        if Path(args.out).exists() or Path(args.out).is_symlink():
+            raise FileExistsError(f"{escape_control(args.out, limit=300)} already exists; "
+                                  "choose another --out or remove it")
+        check_writable(args.out)
     result = simulate(scenario)
     for message in result.meta["warnings"]:  # Nova's sanity-rule warning, recorded by the run
-        print(f"warning: {message}", file=sys.stderr)
+        print(f"warning: {escape_control(message)}", file=sys.stderr)
     s = result.scenario
-    print(f"{s.name}: {s.cloud.hosts} hosts, {s.duration / 3600:g} h simulated, seed {s.seed}, "
+    print(f"{escape_control(s.name, limit=200)}: {s.cloud.hosts} hosts, {s.duration / 3600:g} h simulated, "
+          f"seed {s.seed}, "
           f"service_down_time {s.nova.service_down_time:g} s, report_interval {s.nova.report_interval:g} s "
           f"({result.meta['wall_time_s']:.2f} s wall)")
     print(format_summary(result.summary()))
     if args.out:
         path = result.save(args.out)
-        print(f"saved {path}")
+        print(f"saved {escape_control(str(path))}")
     return 0
 
 
@@ -251,20 +262,22 @@ def _compare(args: argparse.Namespace) -> int:
     try:
         comparison = compare(args.scenario, settings, args.replications, jobs=args.jobs,
                              out=args.out, progress=args.progress)
-    except SweepError as err:
-        print(f"simstatus: error: {err}", file=sys.stderr)
+    except (SweepError, OutputFolderError) as err:
+        _error(err)
         return 1 if "holds a different sweep" in str(err) else EXIT_BAD_INPUT
     except KeyboardInterrupt:
         where = (f"finished runs are saved in {args.out}; run the same command to resume" if args.out
                  else "nothing was saved (use --out DIR to make a comparison resumable)")
-        print(f"\nsimstatus: interrupted; {where}", file=sys.stderr)
+        print(f"\nsimstatus: interrupted; {escape_control(where)}", file=sys.stderr)
         return 130
     print(format_table(comparison))
     failed = comparison.sweep.failed
     if failed:
         errors = comparison.sweep.runs.loc[comparison.sweep.runs["status"] == "error", "error"]
-        print(f"simstatus: {failed} of {len(comparison.sweep.runs)} runs failed, e.g. {errors.iloc[0]}"
-              + (f"; their tracebacks are in {args.out}/runs/*.error.txt" if args.out else ""), file=sys.stderr)
+        print(f"simstatus: {failed} of {len(comparison.sweep.runs)} runs failed, e.g. "
+              + escape_control(str(errors.iloc[0]), limit=500)
+              + (f"; their tracebacks are in {escape_control(args.out)}/runs/*.error.txt" if args.out else ""),
+              file=sys.stderr)
         return 1
     return 0
 
@@ -290,6 +303,15 @@ def _policy_override(scenario, args: argparse.Namespace) -> dict[str, str] | Non
     return rules
 
 
+def _error(err: object) -> None:
+    """``simstatus: error: ...`` on stderr, each line with its control characters escaped (a
+    scenario value or file name must not drive the terminal or forge lines)."""
+    # messages that need no escaping print as they are (a backslash stays one: the same text as
+    # the exception's in Python)
+    lines = [line if line.isprintable() else escape_control(line) for line in str(err).split("\n")]
+    print("simstatus: error: " + "\n".join(lines), file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``simstatus`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
@@ -303,10 +325,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(args)
     except ScenarioError as err:
-        print(f"simstatus: error: {err}", file=sys.stderr)
+        _error(err)
         return EXIT_BAD_INPUT
     except FileExistsError as err:
-        print(f"simstatus: error: {err}", file=sys.stderr)
+        _error(err)
+        return 1
+    except OutputFolderError as err:  # an --out that is a file, unwritable, or someone else's folder
+        _error(err)
+        return EXIT_BAD_INPUT
+    except OSError as err:  # the disk failed us after the checks (full, removed): a message, not a traceback
+        _error(f"cannot write: {err}")
         return 1
     return EXIT_BAD_INPUT  # pragma: no cover - argparse requires a known command
 

@@ -125,7 +125,7 @@ def test_cli_run_out_writes_run_folder(tmp_path, capsys):
     out, _ = capsys.readouterr()
     assert f"saved {target}" in out
     names = sorted(p.name for p in target.iterdir())
-    assert names == sorted(["scenario.toml", "meta.json", "events.parquet", "actions.parquet",
+    assert names == sorted([".simstatus-manifest.json", "scenario.toml", "meta.json", "events.parquet", "actions.parquet",
                             "transitions.parquet", "observations.parquet", "visibility.parquet",
                             "false_unknown.parquet"])
 
