@@ -24,6 +24,7 @@ from typing import Literal
 
 import yaml
 from oslo_config import cfg
+from oslo_policy import _checks
 from oslo_policy import policy as oslo_policy
 
 from .auth import RequestContext
@@ -97,6 +98,21 @@ HostStatusVisibility = Literal["all", "unknown-only", "none"]
 _MEMO_LIMIT = 1 << 16
 #: oslo.policy's tokenizer splits check strings on whitespace (``_parser._tokenize_re``).
 _WHITESPACE = re.compile(r"\s+")
+#: The check kinds evaluated in-process from the target and credentials alone.  oslo.policy
+#: also loads ``http:``/``https:`` (``_external``: POSTs target and credentials to a URL) and
+#: any check a package registers under the ``oslo.policy.rule_checks`` entry point; a scenario
+#: must never make simstatus call out, so every kind not listed here is refused.  Exact types:
+#: ``HttpCheck`` is a ``Check`` subclass too.
+_LOCAL_CHECKS: frozenset[type] = frozenset({
+    _checks.TrueCheck,     # @
+    _checks.FalseCheck,    # !
+    _checks.NotCheck,      # not ...
+    _checks.AndCheck,      # ... and ...
+    _checks.OrCheck,       # ... or ...
+    _checks.RuleCheck,     # rule:NAME
+    _checks.RoleCheck,     # role:NAME
+    _checks.GenericCheck,  # field:value, %(target)s:value, literal:value
+})
 
 
 class PolicyError(ValueError):
@@ -144,6 +160,12 @@ def _parse(name: str, check_str: str, source: str) -> object:
     false_leaves = sum(1 for node in _nodes(check) if str(node) == "!")
     if capture.messages or false_leaves > bangs:
         raise PolicyError(f"{source}: rule {name!r}: cannot parse check string {check_str!r}")
+    for node in _nodes(check):
+        if type(node) not in _LOCAL_CHECKS:
+            kind = getattr(node, "kind", type(node).__name__)
+            raise PolicyError(f"{source}: rule {name!r}: {kind}: checks are not allowed, they are not "
+                              f"evaluated locally (got {str(node)!r}; allowed: rule:, role:, field:value "
+                              "checks, @, ! and not/and/or)")
     return check
 
 
@@ -184,6 +206,10 @@ def _read_policy_file(path: Path) -> object:
             data = json.loads(text)
         except ValueError:
             raise PolicyError(f"{source}: not valid YAML or JSON: {' '.join(str(e).split())}") from None
+        except RecursionError:
+            raise PolicyError(f"{source}: nested too deeply to read") from None
+    except RecursionError:  # both parsers recurse per nesting level
+        raise PolicyError(f"{source}: nested too deeply to read") from None
     return {} if data is None else data  # an empty file has no rules, as in oslo.policy
 
 
