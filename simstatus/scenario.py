@@ -56,8 +56,17 @@ from pydantic import (
 
 __all__ = [
     "MAX_CLOCK_SKEW",
+    "MAX_DEPTH",
+    "MAX_END",
     "MAX_EVENTS",
+    "MAX_FAULTS",
+    "MAX_FILE_BYTES",
     "MAX_HOSTS",
+    "MAX_NAME",
+    "MAX_PROJECTS",
+    "MAX_SERVERS",
+    "MAX_STALL_CHECKS",
+    "MIN_START",
     "CloudConfig",
     "Distribution",
     "FaultConfig",
@@ -80,6 +89,27 @@ __all__ = [
 MAX_HOSTS = 100_000
 #: About what one machine simulates in reasonable time and memory; see :attr:`Scenario.estimated_events`.
 MAX_EVENTS = 1e8
+#: Servers (``hosts × servers_per_host``): each is an object with a UUID; 10^5 take about 0.3 GB.
+MAX_SERVERS = 1_000_000
+#: Tenant projects: more projects than servers leaves the rest empty, so a larger count only costs memory.
+MAX_PROJECTS = 100_000
+#: Expected fault occurrences per run (one per host a fault hits); 10^5 crashes take about a minute.
+MAX_FAULTS = 1e5
+#: Expected control-plane stalls² × heartbeat reports: each stall re-checks every report against
+#: every stall window, so this, not the stall count, is what costs (about 3 ns each: 10^2 stalls
+#: over 8.6·10^5 reports took 33 s, 10^3 stalls over 8.6·10^4 reports 111 s).
+MAX_STALL_CHECKS = 1e10
+#: Deepest nesting of tables and arrays; a real scenario needs four (``faults[0].duration.values``).
+MAX_DEPTH = 32
+#: Largest scenario file read; a list naming all 100,000 hosts takes about 1.6 MB.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+#: Longest ``name``: it is hashed into every server's UUID and printed with every run.
+MAX_NAME = 255
+#: Latest instant a run may reach: the last whole second Python's datetime (and so a timestamp the
+#: API shows) can hold.  ``serve`` stops its clock there rather than run past it.
+MAX_END = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
+#: Earliest ``start``: Nova's timestamps, and a clock skew of up to ten years before it, stay after year 1.
+MIN_START = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 FaultKind = Literal["host_crash", "compute_hang", "partition", "control_plane_stall", "clock_skew"]
 DetectableKind = Literal["host_crash", "compute_hang", "partition"]
@@ -580,8 +610,10 @@ class CloudConfig(_Model):
 
     hosts: Annotated[int, _ranged(1, MAX_HOSTS, integer=True,
                                   note=f"the limit is {MAX_HOSTS} hosts per scenario")] = 20
-    projects: Annotated[int, _ranged(1, integer=True)] = 4
-    servers_per_host: Annotated[int, _ranged(0, integer=True)] = 4
+    projects: Annotated[int, _ranged(1, MAX_PROJECTS, integer=True,
+                                     note=f"the limit is {MAX_PROJECTS} projects per scenario")] = 4
+    servers_per_host: Annotated[int, _ranged(0, MAX_SERVERS, integer=True,
+                                             note=f"the limit is {MAX_SERVERS} servers per scenario")] = 4
 
 
 class HeartbeatConfig(_Model):
@@ -710,6 +742,14 @@ class TenantsConfig(_Model):
         return self
 
 
+def _name(value: Any) -> str:
+    """A scenario name of 1 to :data:`MAX_NAME` characters."""
+    text = _text(value)
+    if not 1 <= len(text) <= MAX_NAME:
+        raise ValueError(f"{len(text)} characters (allowed: 1 to {MAX_NAME})")
+    return text
+
+
 def _start(value: Any) -> datetime:
     """Any TOML date-time or ISO string; naive values are UTC, as Nova's timestamps are."""
     if isinstance(value, str):
@@ -731,7 +771,7 @@ def _start(value: Any) -> datetime:
 class Scenario(_Model):
     """A complete, validated scenario; see ``docs/scenario.md`` for every key."""
 
-    name: Text = "unnamed"
+    name: Annotated[str, BeforeValidator(_name)] = "unnamed"
     seed: Annotated[int, _ranged(0, integer=True)] = 1
     duration: PositiveDuration = 86400.0
     start: Annotated[datetime, BeforeValidator(_start)] = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -764,9 +804,81 @@ class Scenario(_Model):
             events += hosts * self.cloud.servers_per_host * duration / self.tenants.poll_interval
         return events
 
+    def expected_fault_arrivals(self, index: int) -> float:
+        """Expected arrivals of ``faults[index]`` within the run, each counted once per host it hits.
+
+        Arrivals on a host already under a fault of the same kind are skipped by the model but
+        still cost a draw, so they count.  A control-plane stall holds every host.
+        """
+        fault = self.faults[index]
+        n = self.cloud.hosts
+        hosts = n if fault.hosts == "all" else fault.hosts if isinstance(fault.hosts, int) else len(fault.hosts)
+        days = self.duration / 86400.0
+        if fault.kind in _GLOBAL_KINDS:
+            arrivals = 1.0 if fault.at is not None else fault.rate_per_day * days  # type: ignore[operator]
+            return arrivals * n
+        if fault.at is not None:
+            return float(hosts)
+        if fault.rate_per_host_day is not None:
+            return fault.rate_per_host_day * hosts * days
+        return fault.rate_per_day * days  # type: ignore[operator]
+
+    def _work_limits(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Problems for a scenario whose estimated work exceeds the documented limits.
+
+        Estimated from the numbers alone, before any host, server or event exists, so that a
+        valid-looking ``rate_per_host_day = 1e12`` is refused at once instead of running for hours.
+        """
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        c = self.cloud
+        servers = c.hosts * c.servers_per_host
+        if servers > MAX_SERVERS:
+            problems.append((("cloud", "servers_per_host"), f"{servers:,} servers = cloud.hosts {c.hosts} × "
+                             f"servers_per_host {c.servers_per_host} (allowed: at most {MAX_SERVERS} "
+                             "servers per scenario)"))
+        reports = c.hosts * self.duration / self.nova.report_interval
+        total, stalls, stall_key = 0.0, 0.0, ("faults",)
+        for i, fault in enumerate(self.faults):
+            arrivals = self.expected_fault_arrivals(i)
+            total += arrivals
+            key = next(k for k in ("rate_per_host_day", "rate_per_day", "at") if getattr(fault, k) is not None)
+            if fault.kind in _GLOBAL_KINDS:
+                stalls += arrivals / c.hosts
+                stall_key = ("faults", i, key) if stall_key == ("faults",) else ("faults",)  # one entry: name it
+            if arrivals > MAX_FAULTS:
+                problems.append((("faults", i, key), f"about {arrivals:.2g} fault occurrences expected "
+                                 f"(allowed: at most {int(MAX_FAULTS):,} per run, counting one per host a "
+                                 "fault hits, every host for a control-plane stall; lower the rate, the "
+                                 "hosts or duration)"))
+        each_fine = not any(k[0] == "faults" for k, _ in problems)
+        if total > MAX_FAULTS and each_fine:
+            problems.append((("faults",), f"about {total:.2g} fault occurrences expected in all "
+                             f"(allowed: at most {int(MAX_FAULTS):,} per run, counting one per host a "
+                             "fault hits, every host for a control-plane stall)"))
+        checks = stalls * stalls * reports
+        if checks > MAX_STALL_CHECKS and each_fine:
+            problems.append((stall_key, f"about {stalls:.2g} control-plane stalls, squared, × {reports:.2g} "
+                             f"heartbeat reports = {checks:.2g} checks (allowed: at most {MAX_STALL_CHECKS:.0e}, "
+                             "as each stall re-checks every report against every stall; lower the stall "
+                             "rate, cloud.hosts or duration)"))
+        return problems
+
+    def _time_limits(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """``start`` so that every timestamp of the run, and of serve and clock skew after it, exists."""
+        first, last = MIN_START.strftime("%Y-%m-%dT%H:%M:%SZ"), MAX_END.strftime("%Y-%m-%dT%H:%M:%SZ")
+        if self.start < MIN_START:
+            return [(("start",), f"{self.start.isoformat()} is before {first} (allowed: {first} <= start "
+                                 f"and start + duration <= {last})")]
+        room = (MAX_END - self.start).total_seconds()
+        if self.duration > room:
+            return [(("start",), f"{self.start.isoformat()} + duration {_fmt_num(self.duration)} s ends "
+                                 f"after {last} (allowed: {first} <= start and start + duration <= "
+                                 f"{last}, the last instant a timestamp can show)")]
+        return []
+
     @model_validator(mode="after")
     def _cross_checks(self) -> Scenario:
-        problems: list[tuple[tuple[str | int, ...], str]] = []
+        problems: list[tuple[tuple[str | int, ...], str]] = self._time_limits()
         if self.nova.policy and (self.monitor.enabled or self.maintenance):
             from .api.auth import admin_context
             from .api.policy import OS_SERVICES, load_policy
@@ -810,6 +922,7 @@ class Scenario(_Model):
                                  "is about 10^8 events on one machine (allowed: reduce cloud.hosts or "
                                  "duration, raise nova.report_interval, or with tenants.mode = \"poll\" "
                                  "raise tenants.poll_interval or use mode = \"schedule\")"))
+        problems.extend(self._work_limits())
         if problems:
             raise _Problems(problems)
         return self
@@ -928,6 +1041,68 @@ def _scenario_error(exc: ValidationError, root: type[BaseModel] = None, source: 
     return ScenarioError(lines, source)
 
 
+# --------------------------------------------------------------------------- nesting
+
+_TOKEN = re.compile(r"""[\[\]{}"'#\n]""")
+_STRING = {  # TOML's four string spellings; an unterminated one ends the scan (tomllib reports it)
+    '"""': re.compile(r'"""(?:\\.|[^\\])*?"""(?:"{0,2})', re.S),
+    "'''": re.compile(r"'''.*?'''(?:'{0,2})", re.S),
+    '"': re.compile(r'"(?:\\.|[^"\\\n])*"'),
+    "'": re.compile(r"'[^'\n]*'"),
+}
+
+
+def _too_deep_line(text: str) -> int | None:
+    """The line where arrays and inline tables in TOML ``text`` first nest deeper than :data:`MAX_DEPTH`.
+
+    tomllib parses nesting by recursion, so 5,000 ``[`` end in a RecursionError; counting
+    brackets outside strings and comments first turns that into a message.  Returns None when
+    the nesting is within the limit.
+    """
+    depth, line, i = 0, 1, 0
+    while (m := _TOKEN.search(text, i)) is not None:
+        ch, i = m.group(), m.end()
+        if ch == "\n":
+            line += 1
+        elif ch == "#":
+            end = text.find("\n", i)
+            i = len(text) if end < 0 else end
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+        else:
+            quote = ch * 3 if text.startswith(ch * 3, m.start()) else ch
+            string = _STRING[quote].match(text, m.start())
+            if string is None:
+                return None
+            line += text.count("\n", m.start(), string.end())
+            i = string.end()
+    return None
+
+
+def _too_deep(value: object) -> bool:
+    """Whether tables and lists in ``value`` nest deeper than :data:`MAX_DEPTH` (checked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Mapping):
+            children: Iterable[object] = node.values()
+        elif isinstance(node, (list, tuple)):
+            children = node
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+_DEPTH_HELP = f"allowed: at most {MAX_DEPTH} levels of tables and arrays"
+
+
 # --------------------------------------------------------------------------- overrides
 
 
@@ -949,6 +1124,9 @@ def _split_key(key: str) -> list[str | int]:
         if name:
             parts.append(int(name) if name.isdigit() else name)
         parts.extend(int(i) for i in re.findall(r"\[(\d+)\]", m["idx"]))
+    if len(parts) > MAX_DEPTH:
+        raise ScenarioError([f"{_show(key)}: override key nested more than {MAX_DEPTH} levels deep "
+                             f"({_DEPTH_HELP})"])
     if isinstance(parts[0], int):
         raise ScenarioError([f"{key}: an override key starts with a name (allowed: a dotted key such "
                              "as nova.service_down_time)"])
@@ -1029,11 +1207,15 @@ def parse_override(text: str) -> tuple[str, object]:
         raise ScenarioError([f"{_show(text)}: an override is KEY=VALUE (e.g. nova.service_down_time=30)"])
     key, raw = key.strip(), raw.strip()
     _split_key(key)
+    if _too_deep_line(raw) is not None:
+        raise ScenarioError([f"{key}: value nested more than {MAX_DEPTH} levels deep ({_DEPTH_HELP})"])
     try:
         doc = tomllib.loads(f"v = {raw}")
         value = doc["v"] if len(doc) == 1 else raw
     except tomllib.TOMLDecodeError:
         value = raw
+    except RecursionError:  # pragma: no cover - the count above refuses deep values first
+        raise ScenarioError([f"{key}: value nested too deeply ({_DEPTH_HELP})"]) from None
     return key, value
 
 
@@ -1073,29 +1255,48 @@ def load_scenario(
     else:
         raise ScenarioError([f"scenario: expected a TOML file path, a mapping or a Scenario "
                              f"(got {type(source).__name__})"])
+    if _too_deep(data):
+        raise ScenarioError([f"{label or 'scenario'}: tables and arrays nested more than {MAX_DEPTH} "
+                             f"levels deep ({_DEPTH_HELP})"])
+    for key, value in changes.items():
+        if _too_deep(value):
+            raise ScenarioError([f"{key}: value nested more than {MAX_DEPTH} levels deep ({_DEPTH_HELP})"])
     data = apply_overrides(data, changes) if changes else data
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
         raise _scenario_error(exc, Scenario, label) from None
+    except RecursionError:  # pragma: no cover - the depth checks above come first; last resort
+        raise ScenarioError([f"{label or 'scenario'}: nested too deeply ({_DEPTH_HELP})"]) from None
 
 
 def _read_toml(path: str) -> dict[str, Any]:
     try:
         with open(path, "rb") as f:
-            raw = f.read()
+            raw = f.read(MAX_FILE_BYTES + 1)  # a device or a huge file must not fill memory
     except FileNotFoundError:
         raise ScenarioError([f"{path}: scenario file not found"]) from None
     except IsADirectoryError:
         raise ScenarioError([f"{path}: is a directory, not a scenario file"]) from None
     except OSError as exc:
         raise ScenarioError([f"{path}: cannot read scenario file ({exc.strerror or exc})"]) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ScenarioError([f"{path}: larger than {MAX_FILE_BYTES // 2**20} MiB (allowed: a scenario "
+                             f"file of at most {MAX_FILE_BYTES // 2**20} MiB)"])
     try:
-        return tomllib.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ScenarioError([f"{path}: not UTF-8 text (byte {exc.start}); TOML files are UTF-8"]) from None
+    line = _too_deep_line(text)
+    if line is not None:
+        raise ScenarioError([f"{path}: arrays and inline tables nested more than {MAX_DEPTH} levels "
+                             f"deep at line {line} ({_DEPTH_HELP})"])
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([f"{path}: TOML syntax error: {exc}"]) from None
+    except RecursionError:  # pragma: no cover - the count above refuses deep nesting first
+        raise ScenarioError([f"{path}: nested too deeply ({_DEPTH_HELP})"]) from None
 
 
 def _toml_num(x: float) -> float | int:
