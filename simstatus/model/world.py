@@ -96,9 +96,10 @@ class World:
         if s.monitor.enabled:
             self.monitor = FaultMonitor(env, self.api, self.injector, s.monitor, stream(s.seed, "monitor"))
         placement = stream(s.seed, "placement")
+        open_windows: dict[str, set[str]] = {}  # shared, so that overlapping windows on a host merge
         for i, window in enumerate(s.maintenance):
             MaintenanceOperator(env, self.api, i, select_hosts(window.hosts, self.hosts, placement),
-                                window, self.events)
+                                window, self.events, open_windows)
         t = s.tenants
         self.phases = poll_phases(self.cloud.servers.values(), t.poll_interval, stream(s.seed, "tenants"), t.endpoint)
         projects = dict.fromkeys(server.project for server in self.cloud.servers.values())
