@@ -165,3 +165,36 @@ def test_precedence_both_write_the_same_actions():
     expected = [(100.0, "operator", "disable", "maintenance"), (200.75, "monitor", "force_down", None)]
     assert _actions(nova) == expected
     assert _actions(ref) == expected
+
+
+# --- a disable monitor and maintenance windows hold a host together ----------------------------
+
+_MASAKARI = {**_MONITOR, "action": "disable", "undo_on_recovery": True}
+
+
+def test_disable_monitor_does_not_enable_a_host_inside_a_window():
+    """Crash 100→200, monitor disables at 100.75 and would enable at 200.75, but a window 150→400
+    still holds the host: it is enabled by the operator at 400, never UP inside the window."""
+    r = simstatus.simulate(_scenario(
+        maintenance=[_window(150, 250)],
+        faults=[{"kind": "host_crash", "hosts": [H0], "at": 100, "duration": 100}],
+        monitor=_MASAKARI,
+    ))
+    assert [(at, actor, action) for at, actor, action, _ in _actions(r)] == [
+        (100.75, "monitor", "disable"), (150.0, "operator", "disable"), (400.0, "operator", "enable")]
+    assert _transitions(r) == [(100.75, "UP", "MAINTENANCE"), (400.0, "MAINTENANCE", "UP")]
+
+
+def test_window_end_does_not_enable_a_host_the_monitor_holds():
+    """Window 50→150 and a crash 100→300: the window's end leaves the host disabled (the monitor
+    holds it since 100.75); the monitor enables it at 300.75, UNKNOWN until the restart's first
+    report at 305."""
+    r = simstatus.simulate(_scenario(
+        maintenance=[_window(50, 100)],
+        faults=[{"kind": "host_crash", "hosts": [H0], "at": 100, "duration": 200}],
+        monitor=_MASAKARI,
+    ))
+    assert [(at, actor, action) for at, actor, action, _ in _actions(r)] == [
+        (50.0, "operator", "disable"), (100.75, "monitor", "disable"), (300.75, "monitor", "enable")]
+    assert _transitions(r) == [(50.0, "UP", "MAINTENANCE"), (300.75, "MAINTENANCE", "UNKNOWN"),
+                               (305.0, "UNKNOWN", "UP")]

@@ -149,14 +149,13 @@ def test_any_small_scenario_runs_and_holds_the_invariants(case):
     allowed = {"all": seen, "unknown-only": {None, "UNKNOWN"}, "none": {None}}[sees]
     assert seen <= allowed
 
-    # no UP inside an operator's maintenance window (the monitor's own disable/enable aside)
-    if not (scenario["monitor"]["enabled"] and scenario["monitor"]["action"] == "disable"):
-        spans: dict[str, list[tuple[float, float]]] = {}
-        ev = r.events[r.events["kind"] == "maintenance"]
-        for (host, window), rows in ev.groupby(["host", "fault"], observed=True):
-            starts, ends = rows[rows["phase"] == "start"]["at"], rows[rows["phase"] == "end"]["at"]
-            end = float(ends.iloc[0]) if len(ends) else math.inf
-            spans.setdefault(str(host), []).append((float(starts.iloc[0]), end))
-        ups = r.transitions[r.transitions["to_status"] == "UP"]
-        for host, at in zip(ups["host"], ups["at"]):
-            assert not any(lo <= at < hi for lo, hi in spans.get(str(host), [])), (host, at)
+    # no UP inside an operator's maintenance window (a disable monitor's undo included)
+    spans: dict[str, list[tuple[float, float]]] = {}
+    ev = r.events[r.events["kind"] == "maintenance"]
+    for (host, window), rows in ev.groupby(["host", "fault"], observed=True):
+        starts, ends = rows[rows["phase"] == "start"]["at"], rows[rows["phase"] == "end"]["at"]
+        end = float(ends.iloc[0]) if len(ends) else math.inf
+        spans.setdefault(str(host), []).append((float(starts.iloc[0]), end))
+    ups = r.transitions[r.transitions["to_status"] == "UP"]
+    for host, at in zip(ups["host"], ups["at"]):
+        assert not any(lo <= at < hi for lo, hi in spans.get(str(host), [])), (host, at)

@@ -6,7 +6,9 @@ then "enable"); the window's start and end are also ground-truth events.
 Windows on one host merge: the host stays disabled while any window on it is open, and is
 enabled when the last open one ends.  An operator would not re-enable a host another team still
 has in maintenance, and an enable in the middle of a window would show ``UP`` inside it.  A
-window that starts while another is open on the host still writes its own reason.
+window that starts while another is open on the host still writes its own reason.  A monitor
+whose action is ``disable`` holds hosts the same way: neither enables a host the other still holds
+(the host is enabled by whichever lets go last).
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ class MaintenanceOperator:
 
     def __init__(self, env: simpy.Environment, api: Backend, index: int, hosts: list[str], config,
                  events: list[EventRecord], open_windows: dict[str, set[str]] | None = None) -> None:
-        """``open_windows`` (host → ids of the windows open on it) is shared by every operator of a
-        world, so that overlapping windows merge; without it this entry's windows stand alone."""
+        """``open_windows`` (host → who holds it disabled: ids of the windows open on it, and a
+        ``disable`` monitor's faults) is shared by every operator and the monitor of a world, so
+        that overlapping windows merge; without it this entry's windows stand alone."""
         self.env, self.api, self.id, self.hosts, self.config = env, api, f"m{index}", hosts, config
         self.events = events
         self.open_windows = {} if open_windows is None else open_windows

@@ -93,13 +93,16 @@ class World:
         for fault in s.faults:
             n = counts[fault.kind] = counts.get(fault.kind, -1) + 1
             self.injector.add_source(fault, stream(s.seed, f"fault:{fault.kind}:{n}"))
+        # host -> who holds it disabled (maintenance window ids, the monitor's faults): shared, so
+        # that a host is enabled only when the last of them lets go
+        disabled_by: dict[str, set[str]] = {}
         if s.monitor.enabled:
-            self.monitor = FaultMonitor(env, self.api, self.injector, s.monitor, stream(s.seed, "monitor"))
+            self.monitor = FaultMonitor(env, self.api, self.injector, s.monitor, stream(s.seed, "monitor"),
+                                        disabled_by)
         placement = stream(s.seed, "placement")
-        open_windows: dict[str, set[str]] = {}  # shared, so that overlapping windows on a host merge
         for i, window in enumerate(s.maintenance):
             MaintenanceOperator(env, self.api, i, select_hosts(window.hosts, self.hosts, placement),
-                                window, self.events, open_windows)
+                                window, self.events, disabled_by)
         t = s.tenants
         self.phases = poll_phases(self.cloud.servers.values(), t.poll_interval, stream(s.seed, "tenants"), t.endpoint)
         projects = dict.fromkeys(server.project for server in self.cloud.servers.values())
