@@ -71,7 +71,7 @@ def test_openapi_control_routes_state_their_bounds():
     advance = doc["paths"]["/simstatus/clock/advance"]["post"]
     assert advance["requestBody"]["content"]["application/json"]["schema"]["properties"]["seconds"]["maximum"] == 31622400
     inject = doc["paths"]["/simstatus/faults"]["post"]
-    assert sorted(inject["responses"]) == ["201", "400", "401", "403", "409"]
+    assert sorted(inject["responses"]) == ["201", "400", "401", "403", "408", "409", "413"]
     props = inject["requestBody"]["content"]["application/json"]["schema"]["properties"]
     assert "string" in props["duration"]["type"] and "string" in props["offset"]["type"]
 

@@ -9,7 +9,9 @@ the legacy ``/v2.1/{project_id}/...`` prefix.
 Order of checks, as in Nova's paste pipeline and ``wsgi.Resource``: token (401, no version
 headers: keystonemiddleware answers before Nova), microversion (400 without / 406 with version
 headers), request body (400 "Malformed request body"), URL project id (400), then the compute
-function (schema 400, policy 403, lookups 404).
+function (schema 400, policy 403, lookups 404).  Before all of them, as oslo.middleware's
+``sizelimit`` sits before Nova in its pipeline, :class:`~simstatus.api.limits.BodyLimit` reads the
+body within 1 MiB (413) and a read timeout (408); JSON nested deeper than 64 levels is malformed.
 
 All handlers are ``async def`` on purpose: in serve mode one asyncio loop drives both the server
 and the simulation, and a handler that never awaits while it reads the cloud sees one instant.
@@ -17,7 +19,6 @@ and the simulation, and a handler that never awaits while it reads the cloud see
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -28,10 +29,12 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from ..textsafe import escape_control
 from . import compute
 from .auth import RequestContext, context_from_token
 from .compute import Backend
 from .faults import NovaFault
+from .limits import BodyLimit, loads_json
 from .microversions import APIVersion, VersionFault, request_version, version_headers
 from .views import dumps
 
@@ -87,7 +90,7 @@ def nova_call(request: Request, handler: Handler, *, project_id: str | None = No
     except NovaFault as fault:
         return json_response(fault.code, fault.body(), headers)
     except Exception as exc:  # Nova answers 500 computeFault rather than dropping the connection
-        log.exception("unexpected error in %s %s", request.method, request.url.path)
+        log.exception("unexpected error in %s %s", request.method, escape_control(request.url.path, limit=200))
         fault = NovaFault(500, _UNEXPECTED.format(type(exc).__module__ + "." + type(exc).__qualname__))
         return json_response(500, fault.body(), headers)
 
@@ -103,10 +106,7 @@ def _json_body(raw: bytes, content_type: str | None = None) -> Any:
     media = (content_type or "").split(";", 1)[0].strip().lower()
     if media not in ("", "text/plain", *JSON_MEDIA_TYPES):
         raise NovaFault(415, "Unsupported Content-Type")
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise NovaFault(400, "Malformed request body") from None
+    return loads_json(raw)
 
 
 def _query(request: Request) -> dict[str, str]:
@@ -137,6 +137,8 @@ _ERRORS = {
     403: "forbidden by policy",
     404: "itemNotFound",
     406: "computeFault: microversion outside 2.1–2.16 (the rejected version is echoed)",
+    408: "computeFault: the body was not complete within the read timeout (10 s); the connection is closed",
+    413: "overLimit: body over 1 MiB (Request is too large. …); the connection is closed",
 }
 
 
@@ -150,11 +152,20 @@ _SERVICE_UPDATE_SCHEMA = {
                         "type": ["boolean", "string"]}}}
 
 
-def _responses(ok: str, *codes: int) -> dict[int | str, dict[str, Any]]:
+def _responses(ok: str, *codes: int, links: dict[str, Any] | None = None) -> dict[int | str, dict[str, Any]]:
+    """The documented answers; ``links`` (OpenAPI links from the 200) let stateful clients and
+    schemathesis follow one call with the next."""
     out: dict[int | str, dict[str, Any]] = {200: {"description": ok, "content": {"application/json": {}}}}
+    if links:
+        out[200]["links"] = links
     for code in codes:
         out[code] = {"description": _ERRORS[code], "content": {"application/json": {"schema": FAULT_SCHEMA}}}
     return out
+
+
+#: From a server list to showing its first server.
+_SHOW_FIRST = {"ShowFirstServer": {"operationId": "server_show_v2_1_servers__server_id__get",
+                                   "parameters": {"server_id": "$response.body#/servers/0/id"}}}
 
 
 def _url_project(request: Request) -> str | None:
@@ -183,14 +194,16 @@ def _compute_router(backend: Backend, sync: Callable[[], None] | None) -> APIRou
         name="servers_index", summary="List servers (id, links, name; never host_status)",
         description="Own project unless `all_tenants`; `limit`/`marker` paging with a `next` link on full "
                     "pages. See api/samples/servers/v2.16/servers-list-resp.json.",
-        openapi_extra={"parameters": _VERSION_PARAMS}, responses=_responses("servers", 400, 401, 403, 406))
+        openapi_extra={"parameters": _VERSION_PARAMS},
+        responses=_responses("servers", 400, 401, 403, 406, links=_SHOW_FIRST))
     router.add_api_route(
         "/servers/detail", list_route(True), methods=["GET"], tags=["servers"], response_class=Response,
         name="servers_detail", summary="List servers with details; host_status from 2.16 where policy allows",
         description="Filters for everyone: reservation_id, name, status, image, flavor, ip, changes-since, "
                     "all_tenants; admins also host, node, project_id, user_id, uuid. Each host's status is "
                     "resolved once per request. See api/samples/servers/v2.16/servers-details-resp.json.",
-        openapi_extra={"parameters": _VERSION_PARAMS}, responses=_responses("servers", 400, 401, 403, 406))
+        openapi_extra={"parameters": _VERSION_PARAMS},
+        responses=_responses("servers", 400, 401, 403, 406, links=_SHOW_FIRST))
 
     @router.get("/servers/{server_id}", tags=["servers"], response_class=Response,
                 summary="Show a server; host_status from 2.16 where policy allows",
@@ -216,7 +229,7 @@ def _compute_router(backend: Backend, sync: Callable[[], None] | None) -> APIRou
                             "and the service (404). See api/samples/os-services/v2.11/service-*-put-*.json.",
                 openapi_extra={"parameters": _VERSION_PARAMS, "requestBody": {"required": True, "content": {
                     media: {"schema": _SERVICE_UPDATE_SCHEMA} for media in JSON_MEDIA_TYPES}}},
-                responses=_responses("service", 400, 401, 403, 404, 406))
+                responses=_responses("service", 400, 401, 403, 404, 406, 408, 413))
     async def services_update(request: Request, action: str) -> Response:
         raw = await request.body()
         parsed: dict[str, Any] = {}
@@ -271,6 +284,7 @@ def create_app(backend: Backend, *, sync: Callable[[], None] | None = None,
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    app.add_middleware(BodyLimit)  # outermost of the app's own layers: before any route reads a body
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -7,6 +7,8 @@ The FastAPI app, serve mode and the simulated tenants, monitor and operators all
 what a tenant sees inside a simulation is what an HTTP client would see.
 
 Check order follows Nova: body schema, then policy, then the action (so 400 beats 403 beats 404).
+Messages quote request values through :func:`~simstatus.api.faults.quote` (a short prefix,
+control characters escaped): Nova's wording, but never a megabyte echoed back.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from urllib.parse import urlencode
 
 from ..cloud import Cloud, Server, UnknownService
 from ..resolver import ServiceSnapshot
+from ..textsafe import escape_control
 from .auth import RequestContext
-from .faults import NovaFault
+from .faults import NovaFault, quote, quote_keys, quote_repr
 from .microversions import APIVersion
 from .policy import (
     ALL_TENANTS_DETAIL,
@@ -113,7 +116,7 @@ def _find_server(b: Backend, ctx: RequestContext, server_id: str) -> Server:
     """Nova's project-scoped lookup: another project's server does not exist for a non-admin."""
     server = b.cloud.servers.get(server_id)
     if server is None or (not ctx.is_admin and server.project != ctx.project_id):
-        raise NovaFault(404, f"Instance {server_id} could not be found.")
+        raise NovaFault(404, f"Instance {quote(server_id)} could not be found.")
     return server
 
 
@@ -149,7 +152,7 @@ def _is_all_tenants(query: Mapping[str, str]) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise NovaFault(400, f"Invalid input received: Unrecognized value '{raw}', "
+    raise NovaFault(400, f"Invalid input received: Unrecognized value '{quote(raw)}', "
                          f"acceptable values are: {_ACCEPTABLE}")
 
 
@@ -247,7 +250,7 @@ def list_servers(b: Backend, ctx: RequestContext, version: APIVersion, query: Ma
     if sort_dir not in ("asc", "desc"):
         raise NovaFault(400, "Invalid input received: Unknown sort direction, must be 'desc' or 'asc'")
     if sort_key not in _SORT_KEYS:
-        raise NovaFault(400, f"Sort key supplied is invalid: {sort_key}")
+        raise NovaFault(400, f"Sort key supplied is invalid: {quote(sort_key)}")
 
     number = b.views.number
     key = _SORT_KEYS[sort_key]
@@ -268,7 +271,7 @@ def list_servers(b: Backend, ctx: RequestContext, version: APIVersion, query: Ma
         # its place in the sort order, as Nova's paginate_query does.
         found = b.cloud.servers.get(marker)
         if found is None:
-            raise NovaFault(400, f"marker [{marker}] not found")
+            raise NovaFault(400, f"marker [{quote(marker)}] not found")
         after = order(found)
         servers = [s for s in servers if (order(s) < after if descending else order(s) > after)]
     page = servers[:limit]
@@ -325,19 +328,19 @@ def list_services(b: Backend, ctx: RequestContext, version: APIVersion,
 
 def _schema_error(field_name: str, value: Any, message: str) -> NovaFault:
     """A jsonschema error on one body field, worded as Nova's validator words it."""
-    return NovaFault(400, f"Invalid input for field/attribute {field_name}. Value: {value}. {message}")
+    return NovaFault(400, f"Invalid input for field/attribute {field_name}. Value: {quote(value)}. {message}")
 
 
 def _string(field_name: str, value: Any, pattern: re.Pattern | None = None) -> NovaFault | None:
     """``{type: string, minLength: 1, maxLength: 255[, pattern]}``, keywords in schema order."""
     if not isinstance(value, str):
-        return _schema_error(field_name, value, f"{value!r} is not of type 'string'")
+        return _schema_error(field_name, value, f"{quote_repr(value)} is not of type 'string'")
     if len(value) < 1:
-        return _schema_error(field_name, value, f"{value!r} is too short")
+        return _schema_error(field_name, value, f"{quote_repr(value)} is too short")
     if len(value) > 255:
-        return _schema_error(field_name, value, f"{value!r} is too long")
+        return _schema_error(field_name, value, f"{quote_repr(value)} is too long")
     if pattern is not None and not pattern.match(value):
-        return _schema_error(field_name, value, f"{value!r} does not match {pattern.pattern!r}")
+        return _schema_error(field_name, value, f"{quote_repr(value)} does not match {pattern.pattern!r}")
     return None
 
 
@@ -349,7 +352,7 @@ def _validate_service_body(body: Any, version: APIVersion) -> None:
     ``additionalProperties``.
     """
     if not isinstance(body, dict):
-        raise NovaFault(400, f"{body!r} is not of type 'object'")
+        raise NovaFault(400, f"{quote_repr(body)} is not of type 'object'")
     for name, pattern in (("host", _HOSTNAME), ("binary", None), ("disabled_reason", None)):
         if name in body:
             fault = _string(name, body[name], pattern)
@@ -358,16 +361,16 @@ def _validate_service_body(body: Any, version: APIVersion) -> None:
     if "forced_down" in body and version >= _V2_11:
         value = body["forced_down"]
         if not isinstance(value, (bool, str)):
-            raise _schema_error("forced_down", value, f"{value!r} is not of type 'boolean', 'string'")
+            raise _schema_error("forced_down", value, f"{quote_repr(value)} is not of type 'boolean', 'string'")
         if not any(value == allowed and type(value) is type(allowed) for allowed in _BOOLEAN_ENUM):
-            raise _schema_error("forced_down", value, f"{value!r} is not one of {_BOOLEAN_ENUM!r}")
+            raise _schema_error("forced_down", value, f"{quote_repr(value)} is not one of {_BOOLEAN_ENUM!r}")
     for name in ("host", "binary"):
         if name not in body:
             raise NovaFault(400, f"'{name}' is a required property")
     allowed = ("host", "binary", "disabled_reason") + (("forced_down",) if version >= _V2_11 else ())
     extra = sorted(k for k in body if k not in allowed)
     if extra:
-        listed = ", ".join(repr(k) for k in extra)
+        listed = quote_keys(extra)
         raise NovaFault(400, f"Additional properties are not allowed ({listed} "
                              f"{'was' if len(extra) == 1 else 'were'} unexpected)")
 
@@ -413,11 +416,11 @@ def update_service(b: Backend, ctx: RequestContext, version: APIVersion, action:
         b.cloud.update_service(host, "enable", actor=ctx.actor, now=now, binary=binary)
         return {"service": {"binary": binary, "host": host, "status": "enabled"}}
     except UnknownService as exc:
-        raise NovaFault(404, str(exc)) from None
+        raise NovaFault(404, escape_control(str(exc))) from None  # host and binary: at most 255 characters
 
 
 def check_project(ctx: RequestContext, url_project: str | None) -> None:
     """A ``/v2.1/{project_id}/…`` path must name the token's project (Nova's 400)."""
     if url_project is not None and url_project != ctx.project_id:
-        raise NovaFault(400, f"Malformed request URL: URL's project_id '{url_project}' doesn't match "
-                             f"Context's project_id '{ctx.project_id}'")
+        raise NovaFault(400, f"Malformed request URL: URL's project_id '{quote(url_project)}' doesn't match "
+                             f"Context's project_id '{quote(ctx.project_id)}'")

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import microversion_parse
 
-from .faults import NovaFault
+from .faults import NovaFault, quote
 
 __all__ = [
     "APIVersion",
@@ -28,6 +28,8 @@ __all__ = [
 
 _SYNTAX = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
 _LEGACY = ["x-openstack-nova-api-version"]
+#: The longest version string taken as well-formed (longer: the 400 for a malformed one).
+_MAX_LENGTH = 32
 
 
 class APIVersion(NamedTuple):
@@ -58,12 +60,12 @@ def parse_version(value: str) -> APIVersion:
     if value == "latest":
         return MAX_VERSION
     match = _SYNTAX.match(value)
-    if not match:
-        raise VersionFault(400, f"API Version String {value} is of invalid format. Must be of format "
+    if not match or len(value) > _MAX_LENGTH:  # 5,000 digits would not even make an int
+        raise VersionFault(400, f"API Version String {quote(value)} is of invalid format. Must be of format "
                                 "MajorNum.MinorNum.", None)
     version = APIVersion(int(match.group(1)), int(match.group(2)))
     if not MIN_VERSION <= version <= MAX_VERSION:
-        raise VersionFault(406, f"Version {value} is not supported by the API. Minimum is "
+        raise VersionFault(406, f"Version {quote(value)} is not supported by the API. Minimum is "
                                 f"{MIN_VERSION} and maximum is {MAX_VERSION}.", str(version))
     return version
 
@@ -73,7 +75,7 @@ def request_version(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> A
     try:
         value = microversion_parse.get_version(headers, "compute", _LEGACY)
     except ValueError as exc:
-        raise VersionFault(400, f"API Version String is of invalid format: {exc}", None) from None
+        raise VersionFault(400, f"API Version String is of invalid format: {quote(exc)}", None) from None
     if value is None:
         return MIN_VERSION
     return parse_version(value.strip())
