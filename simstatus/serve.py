@@ -1,26 +1,42 @@
 """Serve mode: a World behind the compute API, driven by one asyncio loop.
 
 One loop runs uvicorn (``uvicorn.Server(config).serve()``) and moves the simulation; there are
-no threads and no locks.  The loop only switches tasks at an ``await``, and the API handlers
-never await between bringing the simulation up to the present and reading it, so every answer
-describes one simulated instant.
+no threads (one asyncio lock queues manual advances).  The loop only switches tasks at an
+``await``, and the API handlers never await between bringing the simulation up to the present and
+reading it, so every answer describes one simulated instant.
 
 The clock (:class:`SimClock`) is either
 
 * ``realtime``: simulated time follows a wall clock at ``speed`` × (at most :data:`MAX_SPEED`) — a
-  background task runs the simulation towards the present every ``interval`` (50 ms), in steps of
-  at most :data:`DRIVE_STEP` simulated seconds with a yield to the loop after each, and ``sync()``, which
-  :func:`~simstatus.api.app.create_app` calls before each request, runs it to the exact
-  present first; or
+  background task runs the simulation towards the present every ``interval`` (50 ms), and
+  ``sync()``, which :func:`~simstatus.api.app.create_app` calls before each request, runs it
+  towards the present first; or
 * ``manual``: time moves only when told (``POST /simstatus/clock/advance``), for deterministic
   client tests.
+
+**Liveness.**  The simulation never holds the loop for more than one *slice*: at most
+:data:`STEP_BUDGET` (50 ms) of wall time, measured event by event, whoever runs it (the driver, a
+request's ``sync()``, a manual advance).  Then the loop serves other requests and signals.  When the
+model cannot keep up with ``speed`` (a big cloud, a busy machine), simulated time falls behind the
+wall clock instead of freezing the server: each answer describes the instant reached so far, and
+says how far behind it is (``X-Simstatus-Clock-Lag``, ``lag`` in ``GET /simstatus/clock``).  A
+manual advance runs in slices too; requests meanwhile answer at the instant reached so far (its
+lag is what the advance still has to run), further advances queue behind it, and a shutdown stops
+it at the next slice (503).  So SIGINT/SIGTERM stop the server within well under 2 s.
+
+**The last date.**  Dates are Python ``datetime`` values, which end at 9999-12-31T23:59:59.999999;
+the clock never passes :attr:`SimClock.limit`, the last whole simulated second that is still a
+date: a realtime clock stops there (and logs it once), an advance past it is refused.
 
 The wall clock is injectable (``time_source``), so realtime mode is testable exactly.
 
 Two simstatus extensions sit in an ASGI middleware around the app: each response carries
 ``X-Simstatus-Clock: <simulated seconds>`` (the instant the answer describes, as ``repr`` of a
-float), and each request is logged on one line (method, path, status, milliseconds, simulated
-time) to the ``simstatus.serve`` logger; uvicorn's own access log is off.
+float), and ``X-Simstatus-Clock-Lag: <simulated seconds>`` how far that instant is behind where
+the clock should be (``0.0`` unless the model cannot keep up or a manual advance is running); each
+request is logged on one line (method, path, status, milliseconds, simulated
+time) to the ``simstatus.serve`` logger, the path with control characters escaped and cut to
+:data:`LOG_PATH_LIMIT` characters; uvicorn's own access log is off.
 
 **Beyond the scenario's duration.**  A served simulation runs until the server stops, but a
 World plans heartbeats only up to its horizon (the scenario's ``duration``): past it, every
@@ -36,6 +52,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import math
 import os
@@ -44,26 +61,33 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
 from .api.app import create_app
 from .api.compute import Backend
-from .api.control import Controller, control_router
+from .api.control import ClockLimitError, ClockStopping, Controller, control_router
 from .api.policy import Policy, PolicyError, load_policy, policy_layers
 from .model.streams import quantize
 from .model.world import World
 from .scenario import Scenario, ScenarioError, load_scenario
+from .textsafe import escape_control
 
 __all__ = [
     "CLOCK_HEADER",
+    "LAG_HEADER",
     "MAX_SPEED",
+    "STEP_BUDGET",
     "ClockError",
+    "ClockLimitError",
+    "ClockStopping",
     "ServeError",
     "Served",
     "SimClock",
     "create_served",
     "default_scenario_source",
+    "last_instant",
     "open_socket",
     "serve_forever",
     "socket_url",
@@ -74,20 +98,35 @@ log = logging.getLogger("simstatus.serve")
 ClockMode = Literal["manual", "realtime"]
 #: Response header with the simulated instant an answer describes (a simstatus extension).
 CLOCK_HEADER = "X-Simstatus-Clock"
+#: Response header with how far (simulated seconds) that instant is behind where the clock should be.
+LAG_HEADER = "X-Simstatus-Clock-Lag"
 #: How far ahead of the clock heartbeats are planned (simulated seconds).
 HORIZON_WINDOW = 86400.0
 #: The realtime driver's period (wall seconds).
 DRIVE_INTERVAL = 0.05
 #: The most simulated time the realtime driver runs before it lets the loop serve requests.
 DRIVE_STEP = 3600.0
+#: The most wall time (seconds) one slice of simulation may hold the event loop: the driver's
+#: step, a request's catch-up and each part of a manual advance stop when it is spent.
+STEP_BUDGET = 0.05
 #: The fastest realtime clock (simulated seconds per wall second; 10⁶ is about 11.6 simulated
 #: days per wall second).
 MAX_SPEED = 1e6
 _DEFAULT_SCENARIO = Path("data") / "scenarios" / "default.toml"
+#: Seconds an idle keep-alive connection is kept open (uvicorn's ``timeout_keep_alive``).
+KEEP_ALIVE_TIMEOUT = 5.0
+#: The most characters of a request path (and query) the request log shows.
+LOG_PATH_LIMIT = 500
+
+class _Seen(list):
+    """The instants a request's ``sync()`` calls saw, and the clock's lag at the last one."""
+
+    lag: float = 0.0
+
 
 #: The instants a request's ``sync()`` calls saw; set per request by the middleware.  The
 #: handler may run in a child task with a copied context, so the value is a mutable list.
-_INSTANTS: ContextVar[list[float] | None] = ContextVar("simstatus_instants", default=None)
+_INSTANTS: ContextVar[_Seen | None] = ContextVar("simstatus_instants", default=None)
 
 
 class ClockError(RuntimeError):
@@ -102,16 +141,31 @@ class ServeError(Exception):
         self.exit_code = exit_code
 
 
-def _settle(env) -> None:
-    """Process every event scheduled at the current instant (time does not move).
+def _settle(env, clock: Callable[[], float], deadline: float | None = None) -> None:
+    """Process every event scheduled at the current instant (time does not move), or those
+    before ``deadline`` (by ``clock``) comes.
 
     After ``env.run(until=t)`` events at exactly ``t`` are still queued, and a service write
     made by a request wakes the host's probe at the current instant; settling before each read
     means an answer reflects everything that happened at its instant, and the status probe's
-    records are complete whenever a request is answered.
+    records are complete whenever a request is answered.  The deadline is for the rare instant
+    that holds much work (every probe re-planning when the horizon moves on a big cloud): a slice
+    may end inside it, and the answer then shows the state after a prefix of that instant's events.
     """
     while env.peek() <= env.now:
         env.step()
+        if deadline is not None and clock() >= deadline:
+            return
+
+
+def last_instant(epoch: datetime) -> float:
+    """The last whole simulated second after ``epoch`` that is still a date (``datetime.max``).
+
+    Beyond it every date the API prints (``updated_at``, a fault's ``start_time``, the clock's
+    ``time``) would overflow, so the clock stops there.
+    """
+    left = datetime.max.replace(tzinfo=timezone.utc) - epoch
+    return float(max(0, left.days * 86400 + left.seconds))  # whole seconds, exactly (no float rounding)
 
 
 class SimClock:
@@ -119,21 +173,36 @@ class SimClock:
 
     :param time_source: wall seconds, monotonic (default :func:`time.monotonic`); tests pass a
         fake one.  Realtime maps wall ``w`` to simulated ``s0 + (w − w0) · speed``, anchored at
-        construction and again at :meth:`start` (when the server starts listening).
+        construction and again at :meth:`start` (when the server starts listening).  The same
+        source measures each slice's :data:`STEP_BUDGET`, so a fake that moves as it is read
+        stands for a slow model.
+    :param budget: wall seconds one slice may run (:data:`STEP_BUDGET`).
+
+    ``limit`` is :func:`last_instant` of the scenario's ``start``; ``should_stop()`` (set by
+    :meth:`Served.serve` to "the server is shutting down") ends the driver and any advance.
     """
 
     def __init__(self, world: World, mode: ClockMode = "manual", speed: float = 1.0, *,
                  time_source: Callable[[], float] = time.monotonic,
-                 window: float = HORIZON_WINDOW) -> None:
+                 window: float = HORIZON_WINDOW, budget: float = STEP_BUDGET) -> None:
         if mode not in ("manual", "realtime"):
             raise ValueError(f"clock mode must be 'manual' or 'realtime', got {mode!r}")
         if not (isinstance(speed, (int, float)) and math.isfinite(speed) and 0 < speed <= MAX_SPEED):
             raise ValueError(f"speed must be a number > 0 and at most {MAX_SPEED:.0f}, got {speed!r}")
+        if not (isinstance(budget, (int, float)) and budget > 0):
+            raise ValueError(f"budget must be a number of seconds > 0, got {budget!r}")
         self.world, self.env = world, world.env
         self.mode: ClockMode = mode
         self.speed = float(speed)
         self.window = float(window)
+        self.budget = float(budget)
+        self.epoch: datetime = world.scenario.start
+        self.limit = last_instant(self.epoch)
+        self.should_stop: Callable[[], bool] = lambda: False
         self._time = time_source
+        self._goal: float | None = None  # where a running manual advance is going
+        self._advancing: asyncio.Lock | None = None  # made on first use, in the serving loop
+        self._stopped_logged = False
         world.extend_horizon(self.env.now, self.window)
         self.start()
 
@@ -146,27 +215,64 @@ class SimClock:
         return self.env.now
 
     def present(self) -> float:
-        """Where the clock should be: ``now`` for a manual clock, else the mapped wall time."""
+        """Where a request brings the clock: ``now`` for a manual clock (an advance in progress
+        included), else the mapped wall time, never past :attr:`limit`."""
         if self.mode == "manual":
             return self.env.now
         wall0, sim0 = self._origin
-        return quantize(sim0 + (self._time() - wall0) * self.speed)
+        t = quantize(sim0 + (self._time() - wall0) * self.speed)
+        if t < self.limit:
+            return t
+        if not self._stopped_logged:
+            self._stopped_logged = True
+            log.warning("the realtime clock stops at %.0f s (%s), the last instant a date can show",
+                        self.limit, _when(self.epoch, self.limit))
+        return self.limit
 
-    def run_to(self, t: float) -> float:
-        """Run the simulation to ``t`` (if later) and settle the instant; return ``now``.
+    def target(self) -> float:
+        """Where the clock should be: :meth:`present`, or the end of a manual advance in progress."""
+        return self.present() if self._goal is None else self._goal
 
-        A long run goes in steps of half a window, the horizon moving ahead of each, so that
-        heartbeats are never planned more than a window ahead (memory stays bounded).
+    def lag(self) -> float:
+        """Simulated seconds the clock is behind :meth:`target` (0 when it keeps up)."""
+        return max(0.0, quantize(self.target() - self.env.now))
+
+    def run_to(self, t: float, budget: float | None = None) -> float:
+        """Run the simulation towards ``t`` (if later, never past :attr:`limit`), settle the
+        instant reached, return it.
+
+        With a ``budget`` (wall seconds) it stops once that is spent, checked after each event, and
+        returns the instant reached: the caller yields to the loop and carries on later.  A long
+        run goes in steps of half a window, the horizon moving ahead of each, so that heartbeats are
+        never planned more than a window ahead (memory stays bounded).
         """
         env = self.env
+        t = min(t, self.limit)
+        deadline = None if budget is None else self._time() + budget
         while True:
             step = min(t, env.now + self.window / 2)
             self.world.extend_horizon(max(step, env.now), self.window)
             if step <= env.now:
                 break
-            env.run(until=step)
-        _settle(env)
+            if not self._run_until(step, deadline):
+                return env.now  # the budget is spent: what is due now is settled by a later slice
+        _settle(env, self._time, deadline)
         return env.now
+
+    def _run_until(self, t: float, deadline: float | None) -> bool:
+        """Process events before ``t`` and move to ``t``; False if ``deadline`` came first."""
+        env, clock = self.env, self._time
+        while env.peek() < t:
+            env.step()
+            if deadline is not None and clock() >= deadline:
+                return False
+        env.run(until=t)
+        return True
+
+    def _request_budget(self) -> float | None:
+        """A request's wall budget: none for a manual clock at rest, whose answers are exact (only
+        the request's own writes are left to settle), else one slice."""
+        return None if self.mode == "manual" and self._goal is None else self.budget
 
     def settle(self) -> float:
         """Process every event due at the current instant, without moving time; return ``now``.
@@ -174,46 +280,98 @@ class SimClock:
         For a change made at the instant a request synced to (a fault starting or ending): the
         probes see it, and the answer still describes that instant.
         """
-        _settle(self.env)
+        budget = self._request_budget()
+        _settle(self.env, self._time, None if budget is None else self._time() + budget)
         return self.env.now
 
     def sync(self) -> float:
-        """Bring the simulation up to the present; the instant the caller's answer describes."""
-        now = self.run_to(self.present())
+        """Bring the simulation towards the present for at most one slice; the instant the
+        caller's answer describes (its lag goes to the ``X-Simstatus-Clock-Lag`` header)."""
+        now = self.run_to(self.present(), self._request_budget())
         instants = _INSTANTS.get()
         if instants is not None:
             instants.append(now)
+            instants.lag = self.lag()
         return now
 
-    def advance(self, seconds: float) -> float:
-        """Manual mode: run ``seconds`` further (to the time quantum); return the new instant."""
+    def _goal_of(self, seconds: float) -> float:
         if self.mode != "manual":
             raise ClockError(f"a {self.mode} clock cannot be advanced by hand")
         if not (math.isfinite(seconds) and seconds >= 0):
             raise ValueError(f"seconds must be a finite number >= 0, got {seconds!r}")
-        self.run_to(quantize(self.env.now + seconds))
+        goal = quantize(self.env.now + seconds)
+        if goal > self.limit:
+            raise ClockLimitError(
+                f"Invalid seconds {seconds:.15g}: the clock would pass {_when(self.epoch, self.limit)}, "
+                f"the last instant a date can show; at most {max(0.0, self.limit - self.env.now):.0f} "
+                f"seconds from now ({_when(self.epoch, self.env.now)})")
+        return goal
+
+    def advance(self, seconds: float) -> float:
+        """Manual mode: run ``seconds`` further (to the time quantum) in one go; the new instant.
+
+        For in-process use, outside a serving loop; the HTTP route uses :meth:`advance_in_slices`.
+
+        :raises ClockError: not a manual clock.  :raises ClockLimitError: past :attr:`limit`.
+        """
+        self.run_to(self._goal_of(seconds))
+        return self.sync()
+
+    async def advance_in_slices(self, seconds: float) -> float:
+        """Manual mode: run ``seconds`` further, one slice at a time with the loop served between.
+
+        Advances queue: one starts from where the one before it ended.  Other requests meanwhile
+        answer at the instant reached so far.
+
+        :raises ClockStopping: the server shuts down first (the clock stays where it got to).
+        """
+        self._goal_of(seconds)  # refuse a realtime clock or bad seconds before queueing
+        if self._advancing is None:
+            self._advancing = asyncio.Lock()
+        async with self._advancing:
+            goal = self._goal_of(seconds)
+            self._goal = goal
+            try:
+                while True:
+                    self.run_to(goal, self.budget)
+                    if self.env.now >= goal and self.env.peek() > goal:
+                        break  # there, and settled: the answer is exact
+                    if self.should_stop():
+                        now = self.env.now
+                        raise ClockStopping(f"The server is shutting down: the clock stopped at {now:.3f} s "
+                                            f"({_when(self.epoch, now)}), {goal - now:.3f} s short of the advance")
+                    await asyncio.sleep(0)
+            finally:
+                self._goal = None
         return self.sync()
 
     async def drive(self, interval: float = DRIVE_INTERVAL, step: float = DRIVE_STEP) -> None:
-        """Realtime: keep the simulation at the present, checking every ``interval`` (runs forever).
+        """Realtime: keep the simulation at the present, checking every ``interval`` (runs until
+        ``should_stop()``).
 
-        The simulation moves at most ``step`` simulated seconds at a time, and the loop is yielded
-        to after each step, so requests are served while the driver catches up: however fast the
-        clock, the loop is never held for more than one step.  An error in the model is logged
-        and ends the driving (requests still sync, and answer Nova's 500 if it happens again).
+        One slice runs at most ``step`` simulated seconds and :attr:`budget` wall seconds, and the
+        loop is yielded to after each, so requests are served while the driver catches up: however
+        fast the clock and big the cloud, the loop is never held for more than one slice, and a
+        clock that cannot keep up falls behind.  An error in the model is logged and ends the
+        driving (requests still sync, and answer Nova's 500 if it happens again).
         """
-        while True:
+        while not self.should_stop():
             try:
                 target = self.present()
-                reached = self.run_to(min(target, self.env.now + step))
+                reached = self.run_to(min(target, self.env.now + step), self.budget)
             except Exception:
                 log.exception("the simulation failed; the realtime clock stops driving it")
                 return
             await asyncio.sleep(0 if reached < target else interval)
 
 
+def _when(epoch: datetime, seconds: float) -> str:
+    """A simulated instant as ISO 8601 UTC with a ``Z`` (for messages)."""
+    return (epoch + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
+
+
 class _ServeMiddleware:
-    """Adds ``X-Simstatus-Clock`` and logs one line per request (pure ASGI, same task)."""
+    """Adds ``X-Simstatus-Clock`` and ``-Lag``, logs one line per request (pure ASGI, same task)."""
 
     def __init__(self, app, clock: SimClock) -> None:
         self.app, self.clock = app, clock
@@ -222,7 +380,7 @@ class _ServeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        instants: list[float] = []
+        instants = _Seen()
         token = _INSTANTS.set(instants)
         started = time.perf_counter()
         status = [500]
@@ -231,8 +389,10 @@ class _ServeMiddleware:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
                 at = instants[-1] if instants else self.clock.now()
+                lag = instants.lag if instants else self.clock.lag()
                 message = {**message, "headers": [*message.get("headers", ()),
-                                                  (CLOCK_HEADER.lower().encode(), repr(float(at)).encode())]}
+                                                  (CLOCK_HEADER.lower().encode(), repr(float(at)).encode()),
+                                                  (LAG_HEADER.lower().encode(), repr(float(lag)).encode())]}
             await send(message)
 
         try:
@@ -244,7 +404,9 @@ class _ServeMiddleware:
                 path = scope.get("path", "")
                 if scope.get("query_string"):
                     path += "?" + scope["query_string"].decode("latin-1")
-                log.info("%s %s %d %.1f ms sim %.3f s", scope.get("method", "-"), path, status[0],
+                # the path is percent-decoded: %0a would forge a second line, %1b[ drive a terminal
+                path = escape_control(path, limit=LOG_PATH_LIMIT)
+                log.info("%s %s %d %.1f ms sim %.3f s", escape_control(scope.get("method", "-")), path, status[0],
                          (time.perf_counter() - started) * 1000.0, at)
 
 
@@ -302,13 +464,19 @@ class Served:
         """Serve on ``sock`` (bound and listening, see :func:`open_socket`) until :meth:`stop`.
 
         Realtime clocks are driven by a task of this loop; ``ready()`` is called once uvicorn
-        accepts connections.  uvicorn handles SIGINT/SIGTERM when this runs in the main thread.
+        accepts connections.  uvicorn handles SIGINT/SIGTERM when this runs in the main thread; the
+        clock's ``should_stop()`` follows the server's, so the driver and a manual advance end at
+        their next slice and the graceful shutdown is not kept waiting.
         """
         import uvicorn
 
+        # an idle keep-alive connection is closed after KEEP_ALIVE_TIMEOUT; a body that never
+        # completes is the app's BodyLimit's (408 after simstatus.api.limits.BODY_TIMEOUT)
         config = uvicorn.Config(self.asgi, lifespan="off", access_log=False, log_config=None,
-                                log_level="warning", timeout_graceful_shutdown=2)
+                                log_level="warning", timeout_graceful_shutdown=2,
+                                timeout_keep_alive=KEEP_ALIVE_TIMEOUT)
         server = self._server = uvicorn.Server(config)
+        self.clock.should_stop = lambda: server.should_exit
         helper = asyncio.create_task(self._run_clock(server, ready))
         try:
             await server.serve(sockets=[sock])
@@ -391,6 +559,15 @@ def open_socket(host: str = "127.0.0.1", port: int = 8774) -> socket.socket:
     return sock
 
 
+def _is_loopback(sock: socket.socket) -> bool:
+    """Whether a listening socket is reachable only from this machine (127.0.0.0/8, ::1)."""
+    host = sock.getsockname()[0]
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
 def socket_url(sock: socket.socket) -> str:
     """``http://host:port`` of a listening socket."""
     host, port = sock.getsockname()[:2]
@@ -421,6 +598,10 @@ def serve_forever(scenario: str | None, *, overrides: Sequence[str] = (), host: 
     s, url = served.scenario, socket_url(sock)
     for message in served.warnings:
         announce(f"warning: {message}")
+    if not _is_loopback(sock):
+        announce(f"warning: listening on {url}, beyond this machine: the noauth2 tokens need no password, "
+                 "so anyone who can reach it is admin ('admin:admin') and may force services down; "
+                 "serve on 127.0.0.1 unless every host on that network is trusted")
 
     def ready() -> None:
         if on_ready is not None:

@@ -203,7 +203,7 @@ class SimulatedNova:
         return data
 
     def clock(self) -> dict[str, Any]:
-        """``GET /simstatus/clock``: ``now``, ``time``, ``mode``, ``speed``."""
+        """``GET /simstatus/clock``: ``now``, ``time``, ``mode``, ``speed``, ``lag``, ``limit``."""
         return self._call("GET", "/simstatus/clock")
 
     def now(self) -> float:

@@ -83,7 +83,7 @@ def test_tenant_token_is_403(client, method, path, body):
 def test_clock_reads_manual_mode(client):
     """GET /simstatus/clock: seconds since the scenario start, that instant in UTC, manual, speed 0."""
     clock = client.get("/simstatus/clock", headers=ADMIN).json()
-    assert set(clock) == {"now", "time", "mode", "speed"}
+    assert set(clock) == {"now", "time", "mode", "speed", "lag", "limit"}
     assert (clock["mode"], clock["speed"]) == ("manual", 0)
     assert clock["time"].endswith("Z")
     at = datetime.fromisoformat(clock["time"].replace("Z", "+00:00"))
@@ -270,9 +270,12 @@ def test_advance_cap_is_inclusive():
     """Exactly 366 days is allowed (checked against a stand-in clock, so nothing runs for long)."""
 
     class Clock:
-        mode, speed, advanced = "manual", 1.0, []
+        mode, speed, advanced, limit = "manual", 1.0, [], float("inf")
 
         def sync(self) -> float:
+            return 0.0
+
+        def lag(self) -> float:
             return 0.0
 
         def advance(self, seconds: float) -> float:
@@ -342,9 +345,11 @@ def test_wrong_method_is_405_with_allow(client):
 
 
 def _stepping_served():
-    """A realtime server whose wall clock moves one second each time it is read."""
+    """A realtime server whose wall clock moves a millisecond each time it is read (it is read after
+    each simulated event too, to bound a slice to 50 ms: a second per read would be a model too
+    slow to ever leave the first instant)."""
     ticks = iter(range(10 ** 6))
-    return create_served(SCENARIO, clock="realtime", time_source=lambda: float(next(ticks)))
+    return create_served(SCENARIO, clock="realtime", time_source=lambda: next(ticks) / 1000)
 
 
 def test_fault_start_and_end_are_the_answers_instant():

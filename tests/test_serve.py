@@ -175,7 +175,8 @@ def test_realtime_clock_follows_fake_wall_clock_at_speed():
     response = _get(served, "/v2.1/servers/detail?all_tenants=1")
     assert response.headers["X-Simstatus-Clock"] == "3.0"
     clock = _get(served, "/simstatus/clock").json()
-    assert clock == {"now": 3.0, "time": "2026-01-01T00:00:03Z", "mode": "realtime", "speed": 4.0}
+    assert clock == {"now": 3.0, "time": "2026-01-01T00:00:03Z", "mode": "realtime", "speed": 4.0,
+                     "lag": 0.0, "limit": 251635075199.0}  # 2026-01-01 to 9999-12-31T23:59:59
 
 
 def test_realtime_clock_start_reanchors():

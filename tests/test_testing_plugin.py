@@ -58,7 +58,8 @@ def test_serves_the_builtin_cloud(simulated_nova):
     assert nova.url.startswith("http://127.0.0.1:")
     assert (len(nova.hosts), len(nova.servers)) == (20, 80)
     assert nova.projects == ["tenant-0", "tenant-1", "tenant-2", "tenant-3"]
-    assert nova.clock() == {"now": 0.0, "time": "2026-01-01T00:00:00Z", "mode": "manual", "speed": 0}
+    assert nova.clock() == {"now": 0.0, "time": "2026-01-01T00:00:00Z", "mode": "manual", "speed": 0,
+                            "lag": 0.0, "limit": 251635075199.0}
     mine = detail(nova, nova.tenant_token("tenant-1"))
     assert len(mine) == 20 and {s["tenant_id"] for s in mine} == {"tenant-1"}
     assert all("host_status" not in s for s in mine)

@@ -1,9 +1,9 @@
 """``/simstatus/...``: routes that drive a served simulation (a simstatus extension, not Nova).
 
-* ``GET /simstatus/clock``: the simulated instant, the clock mode and speed;
+* ``GET /simstatus/clock``: the simulated instant, the clock mode and speed, its lag and limit;
 * ``POST /simstatus/clock/advance`` ``{"seconds": S}``: move a manual clock forward (at most
-  :data:`MAX_ADVANCE`, 366 days, per call), running the simulation up to the new instant before
-  answering;
+  :data:`MAX_ADVANCE`, 366 days, per call, and never past the last instant a date can show),
+  running the simulation up to the new instant in slices before answering;
 * ``GET /simstatus/faults``: every fault of the run, from the scenario or from this API;
 * ``POST /simstatus/faults`` ``{"kind", "host", "duration"?, "offset"?}``: start a fault now;
   ``duration`` and ``offset`` are seconds or duration strings (``"90s"``, ``"10m"``), as in a
@@ -33,16 +33,19 @@ from starlette.responses import Response
 from ..scenario import MAX_CLOCK_SKEW, FaultKind, parse_duration
 from .app import FAULT_SCHEMA, json_response
 from .auth import context_from_token
-from .faults import NovaFault
+from .faults import NovaFault, excerpt, quote, quote_keys
+from .limits import loads_json
 
-__all__ = ["CONTROL_RULE", "FAULT_KINDS", "MAX_ADVANCE", "MAX_OFFSET", "Clock", "Controller", "control_router"]
+__all__ = ["CONTROL_RULE", "FAULT_KINDS", "MAX_ADVANCE", "MAX_OFFSET", "Clock", "ClockLimitError",
+           "ClockStopping", "Controller", "control_router"]
 
 #: The name the 403 message gives; not an oslo.policy rule (only the admin token passes).
 CONTROL_RULE = "simstatus:control"
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 _GLOBAL_KINDS = frozenset({"control_plane_stall"})
 #: The most one ``POST /simstatus/clock/advance`` may move the clock (366 days, in seconds): the
-#: simulation runs on the server's only event loop, which answers nothing else meanwhile.
+#: advance runs in slices on the server's only event loop, so other requests are answered
+#: meanwhile, but one call still should not run for minutes.
 MAX_ADVANCE = 366 * 86400.0
 #: The largest ``|offset|`` of a clock_skew fault (ten years of 365 days, in seconds): a skewed
 #: ``last_seen_up`` must stay a date that ``updated_at`` can show.
@@ -50,25 +53,42 @@ MAX_OFFSET = MAX_CLOCK_SKEW  # the scenario's bound, so API and scenario agree
 _DURATION_FORM = 'a number of seconds or a string with a unit ms, s, m, h or d (e.g. "90s", "10m")'
 
 
+class ClockLimitError(ValueError):
+    """An advance past the clock's ``limit`` (the last instant a date can show); ``str()`` is the 400."""
+
+
+class ClockStopping(RuntimeError):
+    """The server shut down while an advance was running; ``str()`` is the 503."""
+
+
 class Clock(Protocol):
     """What the controller needs from serve mode's clock (:class:`simstatus.serve.SimClock`)."""
 
     mode: str
     speed: float
+    #: The last simulated second the clock can reach (dates end at 9999-12-31).
+    limit: float
 
     def sync(self) -> float:
-        """Bring the simulation up to the present; return the instant (simulated seconds)."""
+        """Bring the simulation towards the present; return the instant (simulated seconds)."""
+
+    def lag(self) -> float:
+        """Simulated seconds the clock is behind where it should be."""
 
     def advance(self, seconds: float) -> float:
-        """Manual mode: run ``seconds`` further; return the new instant."""
+        """Manual mode: run ``seconds`` further; return the new instant (:class:`ClockLimitError`)."""
+
+    async def advance_in_slices(self, seconds: float) -> float:
+        """As :meth:`advance`, letting the loop serve between slices (:class:`ClockStopping`)."""
 
     def settle(self) -> float:
         """Process what is due at the current instant without moving time; return the instant."""
 
 
 def _show(value: Any) -> str:
-    """A request value in a message: strings quoted as Nova quotes them, the rest as JSON."""
-    return repr(value) if isinstance(value, str) else json.dumps(value)
+    """A request value in a message: strings quoted as Nova quotes them, the rest as JSON; at
+    most a short prefix (:func:`~simstatus.api.faults.excerpt`)."""
+    return excerpt(repr(value) if isinstance(value, str) else json.dumps(value))
 
 
 def _is_number(value: Any) -> bool:
@@ -120,19 +140,49 @@ class Controller:
 
     # -- clock ------------------------------------------------------------------------------
     def read_clock(self) -> dict[str, Any]:
-        """``GET /simstatus/clock``; a manual clock reports speed 0 (it never moves by itself)."""
+        """``GET /simstatus/clock``; a manual clock reports speed 0 (it never moves by itself).
+
+        ``lag``: simulated seconds ``now`` is behind where the clock should be (a realtime clock the
+        model cannot keep up with, or a manual advance still running); ``limit``: the last instant
+        the clock can reach (a realtime clock stops there).
+        """
         now = self.clock.sync()
         return {"now": float(now), "time": _iso(self.epoch, now), "mode": self.clock.mode,
-                "speed": self.clock.speed if self.clock.mode == "realtime" else 0}
+                "speed": self.clock.speed if self.clock.mode == "realtime" else 0,
+                "lag": float(self.clock.lag()), "limit": float(self.clock.limit)}
 
     def advance(self, body: Any) -> dict[str, Any]:
-        """``POST /simstatus/clock/advance``: 400 for a bad ``seconds``, 409 unless manual."""
+        """``POST /simstatus/clock/advance`` in one go (in-process use; the route runs
+        :meth:`advance_in_slices`): 400 for a bad ``seconds``, 409 unless manual."""
+        seconds = self._advance_seconds(body)
+        try:
+            self.clock.advance(seconds)
+        except ClockLimitError as e:
+            raise NovaFault(400, str(e)) from None
+        return self.read_clock()
+
+    async def advance_in_slices(self, body: Any) -> dict[str, Any]:
+        """``POST /simstatus/clock/advance``: as :meth:`advance`, letting other requests in between
+        slices of the run (they answer at the instant reached so far; another advance queues);
+        503 if the server shuts down meanwhile."""
+        seconds = self._advance_seconds(body)
+        try:
+            await self.clock.advance_in_slices(seconds)
+        except ClockLimitError as e:
+            raise NovaFault(400, str(e)) from None
+        except ClockStopping as e:
+            raise NovaFault(503, str(e)) from None
+        return self.read_clock()
+
+    def _advance_seconds(self, body: Any) -> float:
+        """The body's ``seconds``: 400 unless a finite number in [0, :data:`MAX_ADVANCE`], 409
+        unless the clock is manual."""
         if not isinstance(body, dict) or "seconds" not in body:
             raise NovaFault(400, "Expected a JSON object with 'seconds': a number of seconds >= 0, "
                                  'e.g. {"seconds": 61}')
         extra = sorted(k for k in body if k != "seconds")
         if extra:
-            raise NovaFault(400, f"Additional properties are not allowed ({', '.join(map(repr, extra))})")
+            raise NovaFault(400, f"Additional properties are not allowed ({quote_keys(extra)})")
         seconds = body["seconds"]
         if not _finite(seconds) or seconds < 0:
             raise NovaFault(400, f"Invalid seconds {_show(seconds)}: expected a finite number >= 0")
@@ -142,8 +192,7 @@ class Controller:
         if self.clock.mode != "manual":
             raise NovaFault(409, f"The clock is {self.clock.mode}: only a manual clock can be advanced "
                                  "(start the server with --clock manual)")
-        self.clock.advance(float(seconds))
-        return self.read_clock()
+        return float(seconds)
 
     # -- faults -----------------------------------------------------------------------------
     def fault_view(self, fault: Any) -> dict[str, Any]:
@@ -175,7 +224,7 @@ class Controller:
                                  f'"{self.world.hosts[0]}", "duration": 600}}')
         extra = sorted(k for k in body if k not in ("kind", "host", "duration", "offset"))
         if extra:
-            raise NovaFault(400, f"Additional properties are not allowed ({', '.join(map(repr, extra))}; "
+            raise NovaFault(400, f"Additional properties are not allowed ({quote_keys(extra)}; "
                                  "allowed: kind, host, duration, offset)")
         kind = body.get("kind")
         if kind not in FAULT_KINDS:
@@ -228,7 +277,7 @@ class Controller:
         self.clock.sync()
         injector = self.world.injector
         if fault_id not in injector.faults:
-            raise NovaFault(404, f"Fault {fault_id} could not be found.")
+            raise NovaFault(404, f"Fault {quote(fault_id)} could not be found.")
         fault = injector.recover(fault_id)
         self.clock.settle()
         return {"fault": self.fault_view(fault)}
@@ -244,10 +293,7 @@ async def _body(request: Request) -> Any:
     raw = await request.body()
     if not raw.strip():
         return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise NovaFault(400, "Malformed request body") from None
+    return loads_json(raw)  # nesting bounded; the size is BodyLimit's (create_app)
 
 
 _TOKEN = [{"name": "X-Auth-Token", "in": "header", "required": True, "schema": {"type": "string"},
@@ -259,12 +305,18 @@ _ERRORS = {
     401: "no token (keystonemiddleware's `error` envelope, as on the compute routes)",
     403: "forbidden: not the admin token (Policy doesn't allow simstatus:control to be performed.)",
     404: "itemNotFound: no fault with that id",
+    408: "computeFault: the body was not complete within the read timeout (10 s); the connection is closed",
     409: "conflictingRequest: the clock is not manual, or a fault of that kind is already active there",
+    413: "overLimit: body over 1 MiB (Request is too large. …); the connection is closed",
+    503: "serviceUnavailable: the server shut down while the advance ran (the clock stays where it got to)",
 }
 
 
-def _responses(code: int, ok: str, *errors: int) -> dict[int | str, dict[str, Any]]:
+def _responses(code: int, ok: str, *errors: int,
+               links: dict[str, Any] | None = None) -> dict[int | str, dict[str, Any]]:
     out: dict[int | str, dict[str, Any]] = {code: {"description": ok, "content": {"application/json": {}}}}
+    if links:  # OpenAPI links: what a stateful client (schemathesis) may call next
+        out[code]["links"] = links
     for error in (401, 403, *errors):
         out[error] = {"description": _ERRORS[error], "content": {"application/json": {"schema": FAULT_SCHEMA}}}
     return out
@@ -283,7 +335,9 @@ def control_router(controller: Controller) -> APIRouter:
 
     @router.get("/clock", summary="The simulated clock", response_class=Response,
                 openapi_extra={"parameters": _TOKEN},
-                responses=_responses(200, '{"now", "time", "mode", "speed"}'))
+                responses=_responses(200, '{"now", "time", "mode", "speed", "lag", "limit"}; `lag`: '
+                                          'simulated seconds `now` is behind where the clock should be; '
+                                          '`limit`: the last instant the clock can reach'))
     async def read_clock(request: Request) -> Response:
         async def op():
             return controller.read_clock()
@@ -293,11 +347,16 @@ def control_router(controller: Controller) -> APIRouter:
                  openapi_extra={"parameters": _TOKEN, "requestBody": {"content": {"application/json": {
                      "schema": {"type": "object", "properties": {"seconds": {
                          "type": "number", "minimum": 0, "maximum": MAX_ADVANCE,
-                         "description": "at most 366 days per call"}}, "required": ["seconds"]}}}}},
-                 responses=_responses(200, "the clock at the new instant, as GET /simstatus/clock", 400, 409))
+                         "description": "at most 366 days per call, and not past the clock's `limit`"}},
+                         "required": ["seconds"], "additionalProperties": False}}}}},
+                 description="Runs in slices: other requests meanwhile answer at the instant reached so far "
+                             "(`X-Simstatus-Clock-Lag` says how much is still to run); a second advance "
+                             "waits for the first and starts where it ended.",
+                 responses=_responses(200, "the clock at the new instant, as GET /simstatus/clock",
+                                      400, 408, 409, 413, 503))
     async def advance(request: Request) -> Response:
         async def op():
-            return controller.advance(await _body(request))
+            return await controller.advance_in_slices(await _body(request))
         return await call(request, op)
 
     @router.get("/faults", summary="Faults of the run (scenario and API)", response_class=Response,
@@ -316,8 +375,10 @@ def control_router(controller: Controller) -> APIRouter:
                                       + "; > 0; null or absent: until deleted"},
                          "offset": {"type": ["number", "string"], "description": _DURATION_FORM
                                     + "; clock_skew only (required there); |offset| at most 10 years"}},
-                         "required": ["kind"]}}}}},
-                 responses=_responses(201, '{"fault": {...}}, started at the present instant', 400, 409))
+                         "required": ["kind"], "additionalProperties": False}}}}},
+                 responses=_responses(201, '{"fault": {...}}, started at the present instant', 400, 408, 409, 413,
+                                      links={"EndFault": {"operationId": "recover_simstatus_faults__fault_id__delete",
+                                                          "parameters": {"fault_id": "$response.body#/fault/id"}}}))
     async def inject(request: Request) -> Response:
         async def op():
             return controller.inject(await _body(request))

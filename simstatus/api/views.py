@@ -54,10 +54,18 @@ def format_created(epoch: datetime, seconds: float) -> str:
 
 
 def format_db_time(epoch: datetime, seconds: float | None) -> str | None:
-    """A database timestamp as Nova prints it (``2012-10-29T13:42:02.000000``), or None."""
+    """A database timestamp as Nova prints it (``2012-10-29T13:42:02.000000``), or None.
+
+    A stamp past the last date (a conductor clock skewed forward near year 9999) shows as the last
+    date, as a database column would hold it, rather than failing the request.
+    """
     if seconds is None:
         return None
-    return (epoch + timedelta(seconds=seconds)).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    try:
+        at = epoch + timedelta(seconds=seconds)
+    except OverflowError:
+        at = (datetime.max if seconds > 0 else datetime.min).replace(tzinfo=timezone.utc)
+    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 def host_status_field(status: str, visibility: HostStatusVisibility) -> str | None:
