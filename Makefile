@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench fuzz loadtest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,9 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	rm -rf runs/demo  # a fresh study each time (an existing folder would be resumed, not re-run)
+	# a fresh study each time (an existing one would be resumed, not re-run): remove only what
+	# simstatus wrote there (its manifest lists it); anything else in runs/demo stays
+	$(BIN)/python -m simstatus.outdir clear runs/demo
 	$(BIN)/simstatus compare data/scenarios/default.toml --set nova.service_down_time=15,30,60,120 \
 		--replications 5 --out runs/demo
 
@@ -25,5 +27,24 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/simstatus bench
 
+# schemathesis against api/openapi.json with many more examples than `make test` runs
+fuzz: $(STAMP)
+	SIMSTATUS_FUZZ_EXAMPLES=$${SIMSTATUS_FUZZ_EXAMPLES:-300} $(BIN)/python -m pytest -p no:cacheprovider \
+		tests/test_schemathesis.py tests/test_api_hardening.py
+
+# 64 concurrent loopback clients (locust, the `load` extra) against `simstatus serve` for a fixed
+# time: reads, force-down/enable storms, clock advances; exits 1 on any error or inconsistent answer
+LOAD_STAMP := $(VENV)/.installed-load
+LOAD_USERS ?= 64
+LOAD_TIME  ?= 30s
+
+$(LOAD_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[load]'
+	touch $(LOAD_STAMP)
+
+loadtest: $(LOAD_STAMP)
+	$(BIN)/python loadtest/run.py --users $(LOAD_USERS) --run-time $(LOAD_TIME)
+
 clean:
-	rm -rf $(VENV) build *.egg-info runs/demo
+	[ ! -x $(BIN)/python ] || $(BIN)/python -m simstatus.outdir clear runs/demo  # only what simstatus wrote
+	rm -rf $(VENV) build *.egg-info
