@@ -312,6 +312,18 @@ def _error(err: object) -> None:
     print("simstatus: error: " + "\n".join(lines), file=sys.stderr)
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's final flush of a closed pipe does not
+    print a second error (the recipe of Python's ``signal`` documentation)."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (captured in tests): nothing to flush
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``simstatus`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
@@ -333,6 +345,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OutputFolderError as err:  # an --out that is a file, unwritable, or someone else's folder
         _error(err)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:  # the reader went away (`simstatus run ... | head`): nothing to tell it
+        _silence_stdout()
+        return 1
     except OSError as err:  # the disk failed us after the checks (full, removed): a message, not a traceback
         _error(f"cannot write: {err}")
         return 1

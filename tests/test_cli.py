@@ -143,3 +143,13 @@ def test_cli_run_out_existing_folder_exits_1_without_overwriting(tmp_path, capsy
     assert "Traceback" not in err
     assert {p.name: p.read_bytes() for p in target.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_cli_run_into_a_closed_pipe_exits_quietly():
+    """``simstatus run ... | true``: the reader is gone before anything is printed; exit 1, and
+    neither a 'cannot write' error nor a traceback on stderr."""
+    scenario = Path(__file__).parents[1] / "data" / "scenarios" / "default.toml"
+    script = (f"'{sys.executable}' -m simstatus.cli run '{scenario}' --set duration=3h | true; "
+              'echo "rc=${PIPESTATUS[0]}" >&2')
+    shell = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120)
+    assert shell.stderr == "rc=1\n"
