@@ -12,7 +12,7 @@ is one the actors caused, and each answer can be checked against what must hold 
   the ``X-Simstatus-Clock`` instants one actor sees never go back.
 * :class:`Writer` (one host each, so its writes are the only ones there): force-down, disable,
   un-force, enable, each followed by a show that must give the status Nova's rules give
-  (forced_down → DOWN before disabled → MAINTENANCE, nova-host-status.md §1).
+  (forced_down → DOWN before disabled → MAINTENANCE, Nova's ``get_instance_host_status``).
 * :class:`Advancer` (one): ``POST /simstatus/clock/advance`` by a few seconds; the answer must be the
   previous instant plus exactly those seconds (it is the only one moving the clock), lag 0.
 

@@ -1,4 +1,4 @@
-"""Closed forms for Nova's fixed-timeout heartbeat detector (failure-detection.md §2.1).
+"""Closed forms for Nova's fixed-timeout heartbeat detector (nova/servicegroup/drivers/db.py ``is_up``).
 
 The detector: nova-compute reports every Δ (``report_interval``); a query at ``t`` answers UP
 iff ``t − last_seen_up <= T`` (``service_down_time``, Nova's inclusive ``<=``).  Every formula

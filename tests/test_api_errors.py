@@ -1,6 +1,7 @@
-"""Every error of the reference that applies to servers and os-services: status, envelope, text.
+"""Every Nova API error that applies to servers and os-services: status, envelope, text.
 
-Texts are Nova's (nova-host-status.md §3.2, §4.1, §5.3, §5.4, §6) and, for body schema errors,
+Texts are Nova's (nova/exception.py; nova/api/openstack/wsgi.py, api_version_request.py,
+compute/services.py, compute/servers.py) and, for body schema errors,
 jsonschema's as Nova's validator words them ("Invalid input for field/attribute …").  The 401
 for a missing token is keystonemiddleware's, since Nova's own noauth2 never answers 401.
 """
@@ -357,7 +358,7 @@ def test_errors_trailing_slash_is_404_not_a_redirect(client, path):
 
 
 def test_errors_v2_1_with_slash_is_the_version_document(client):
-    """GET /v2.1/ still serves the v2.1 version document (nova-host-status.md §4.3), like /v2.1."""
+    """GET /v2.1/ still serves the v2.1 version document (Nova's compute/versions.py), like /v2.1."""
     for path in ("/v2.1/", "/v2.1"):
         r = client.get(path, token=None)
         assert r.status_code == 200 and r.json()["version"]["id"] == "v2.1"

@@ -1,6 +1,7 @@
 """Microversion negotiation: headers in, headers out, and Nova's 400/406 for bad versions.
 
-Expected values are Nova's (nova-host-status.md §4): both header forms, the standard one winning,
+Expected values are Nova's (nova/api/openstack/wsgi.py, api_version_request.py): both header
+forms, the standard one winning,
 2.1 by default, ``latest`` (case-sensitive) = 2.16; malformed → 400 ``badRequest`` without version
 headers; well-formed but out of [2.1, 2.16] → 406 ``computeFault`` echoing the rejected version.
 """

@@ -1,6 +1,7 @@
 """Policy: Nova's rule names and Mitaka defaults, layered overrides, and host_status visibility.
 
-Expected answers come from Nova's documented semantics (nova-host-status.md §6): ``is_admin:True``
+Expected answers come from Nova's documented semantics (nova/policy.py ``authorize``,
+nova/policies/servers.py, Mitaka's etc/nova/policy.json): ``is_admin:True``
 tests the context's admin flag; ``project_id:%(project_id)s`` passes when the target's project is
 the caller's; with no target the caller's own project is the target; the unknown-only rule is
 consulted only when ``show:host_status`` fails.

@@ -3,7 +3,8 @@
 The three policies are Nova's defaults (host_status admin-only), the NFV override
 (``os_compute_api:servers:show:host_status = rule:admin_or_owner``) and the Ussuri unknown-only
 rule alone (``os_compute_api:servers:show:host_status:unknown-only = rule:admin_or_owner``), which
-shows the field only while its value is UNKNOWN (nova-host-status.md §6).  Each cell is checked
+shows the field only while its value is UNKNOWN (nova/policies/servers.py,
+nova/api/openstack/compute/views/servers.py).  Each cell is checked
 twice: with every host UP, and with every host UNKNOWN (crashed, past service_down_time).
 
 The server ``S`` under test belongs to tenant-0 and runs on compute-000.  "other" is a member of

@@ -1,7 +1,8 @@
 """Servers: the 2.16 shape against Nova's samples, microversion gates, paging, filters, host_status.
 
 Expected shapes are the key sets of Nova's own samples (tests/data/nova_samples, copied from
-``doc/api_samples/servers/v2.16``); behaviours are nova-host-status.md §1, §5 and §8.
+``doc/api_samples/servers/v2.16``); behaviours are Nova's (nova/compute/api.py
+``get_instance_host_status``, nova/api/openstack/compute/servers.py and views/servers.py).
 """
 
 from __future__ import annotations

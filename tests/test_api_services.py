@@ -1,7 +1,8 @@
 """os-services: list shape per microversion, filters, state, updated_at, and the four actions.
 
 Expected shapes are Nova's samples (tests/data/nova_samples/os-services, 2.1 and v2.11);
-behaviours are nova-host-status.md §2.4 and §3.
+behaviours are Nova's (nova/servicegroup/api.py ``service_is_up``,
+nova/api/openstack/compute/services.py, api-ref/source/os-services.inc).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 One served cloud (4 hosts, one server each, a scenario partition of compute-003 from 5 s to 15 s)
 is shared by the module; each test cleans up the faults it starts and reads times relative to the
-clock it finds.  Error bodies follow Nova's envelope (nova-host-status.md §5.3): 400 badRequest,
+clock it finds.  Error bodies follow Nova's envelope (nova/api/openstack/wsgi.py ``Fault``):
+400 badRequest,
 403 forbidden "Policy doesn't allow <rule> to be performed.", 404 itemNotFound, 409
 conflictingRequest; a missing token is keystonemiddleware's 401 ``{"error": ...}``, as on the
 compute routes.

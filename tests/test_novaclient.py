@@ -2,8 +2,9 @@
 
 novaclient is configured as a client of a cloud without Keystone would be: keystoneauth's
 ``Token`` plugin with the compute endpoint ``<url>/v2.1`` and a noauth2 ``user:project`` token.
-It sends the microversion in the legacy ``X-OpenStack-Nova-API-Version`` header (nova-host-status.md
-§4.2).  Expected values are Nova's documented behaviour: ``host_status`` only from 2.16 and, under
+It sends the microversion in the legacy ``X-OpenStack-Nova-API-Version`` header
+(novaclient/api_versions.py ``update_headers``).  Expected values are Nova's documented
+behaviour: ``host_status`` only from 2.16 and, under
 the default policy, only for the admin; forced down → DOWN, disabled → MAINTENANCE.
 """
 

@@ -4,7 +4,8 @@ openstacksdk is configured as a client of any cloud without Keystone would be: k
 ``admin_token`` plugin with the compute endpoint ``<url>/v2.1`` and a noauth2 ``user:project``
 token; the SDK reads the version document there and negotiates microversion 2.16.
 
-Expected values are Nova's documented behaviour (nova-host-status.md): ``host_status`` only from
+Expected values are Nova's documented behaviour (compute api-ref, nova/compute/api.py,
+nova/servicegroup, nova/policies/servers.py): ``host_status`` only from
 2.16 and only where policy allows (admin by default, owners too under ``rule:admin_or_owner``);
 forced down → DOWN, disabled → MAINTENANCE, a heartbeat older than ``service_down_time`` (60 s)
 → UNKNOWN; after a restart nova-compute first reports 5 s later.  The built-in scenario serves 20

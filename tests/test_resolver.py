@@ -1,8 +1,8 @@
 """``host_status`` resolution for a server, as nova/compute/api.py computes it.
 
-Expected values come from /work/shared/reference/nova-host-status.md §1 (the case table and
-the forced_down × disabled × is_up table) and failure-detection.md §0 (Nova's
-``test_host_statuses`` 7-case oracle).
+Expected values come from Nova's precedence in ``get_instance_host_status`` (the case table and
+the forced_down × disabled × is_up table) and from Nova's own unit test
+(nova/tests/unit/compute/test_api.py ``test_host_statuses``, 7 cases).
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def test_instance_host_status_returns_hoststatus_members():
 
 # --- forced_down × disabled × up, for both precedences ------------------------------
 
-# nova-host-status.md §1 table (code order).
+# Nova's precedence in get_instance_host_status (code order).
 NOVA_TABLE = {
     (True, True, True): "DOWN",
     (True, True, False): "DOWN",
@@ -118,7 +118,7 @@ PRODUCT = list(itertools.product([True, False], repeat=3))
 @pytest.mark.parametrize("driver", ["db", "mc"])
 @pytest.mark.parametrize(("forced_down", "disabled", "up"), PRODUCT)
 def test_instance_host_status_nova_precedence_table(forced_down, disabled, up, driver):
-    """precedence="nova" matches §1's forced_down × disabled × is_up table."""
+    """precedence="nova" matches the forced_down × disabled × is_up table of Nova's code order."""
     service = _svc("h", forced_down=forced_down, disabled=disabled, up=up)
     group = ServiceGroup(60.0, driver)
     expected = NOVA_TABLE[(forced_down, disabled, up)]

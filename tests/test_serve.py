@@ -1,7 +1,8 @@
 """Serve mode: the ``simstatus serve`` command, the clock, the clock header and the request log.
 
 Realtime mode is tested with a fake wall clock, so simulated time is checked exactly rather than
-against the machine's timing.  Expected statuses follow Nova's rules (nova-host-status.md §1–2):
+against the machine's timing.  Expected statuses follow Nova's rules (nova/compute/api.py
+``get_instance_host_status``, nova/servicegroup/drivers/db.py ``is_up``):
 a service whose heartbeat is at most ``service_down_time`` (60 s) old is UP, a staler one UNKNOWN.
 """
 

@@ -1,7 +1,7 @@
 """Service liveness: Nova's servicegroup API, db and mc drivers, and the config sanity check.
 
-Expected values come from /work/shared/reference/nova-host-status.md §2 and
-failure-detection.md §0 (nova/servicegroup/api.py, drivers/db.py, drivers/mc.py).
+Expected values come from Nova's code: nova/servicegroup/api.py, drivers/db.py, drivers/mc.py
+and the defaults in nova/conf/service.py.
 """
 
 from __future__ import annotations

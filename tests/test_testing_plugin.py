@@ -1,7 +1,8 @@
 """``simstatus.testing``: the pytest plugin's fixtures (through ``pytester``) and ``SimulatedNova``.
 
 The plugin is found through its ``pytest11`` entry point, as in a user's project.  Expected API
-answers are Nova's (nova-host-status.md): owners see no ``host_status`` under the default policy,
+answers are Nova's (nova/policies/servers.py, nova/compute/api.py ``get_instance_host_status``,
+nova/servicegroup/drivers/db.py ``is_up``): owners see no ``host_status`` under the default policy,
 a crashed host reads UNKNOWN once its heartbeat is over 60 s old, forced down reads DOWN.
 """
 

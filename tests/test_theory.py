@@ -9,7 +9,8 @@ Hand values (T = service_down_time, Δ = report_interval, p = loss, k = ⌊T/Δ�
 * p = 0.5, T = 30, Δ = 10: k = 3, λ_M = 0.5·0.125/10 = 0.00625/s, E[T_M] = 30 + 20 − 30 = 20 s,
   E[T_MR] = 160 s, P_A = 1 − 20/160 = 0.875.
 * p = 0.3, T = 55, Δ = 10: k = 5, f = 0.5, λ_M = 0.7·0.3⁵/10 = 1.701e-4, E[T_M] = 50 + 10/0.7 − 55,
-  1 − P_A = 0.5·0.3⁵ + 0.5·0.3⁶ = 1.5795e-3 (failure-detection.md §2.1 R2 table).
+  1 − P_A = 0.5·0.3⁵ + 0.5·0.3⁶ = 1.5795e-3 = λ_M·E[T_M] (Chen–Toueg–Aguilera's
+  1 − P_A = E(T_M)/E(T_MR)).
 * Tenant, T = 60, Δ = 10, P = 5: trapezoid density on [50, 65], 1/10 on [55, 60]:
   F(55) = ½·5·(1/10) = 0.25, F(57.5) = 0.5, F(60) = 0.75, F(65) = 1.
 """
@@ -48,7 +49,7 @@ def test_mean_detection_time_with_loss_before_the_crash():
     """Lost reports before the crash make the last write older: hand sums in the module docstring."""
     assert theory.mean_detection_time(60, 10, p=0.5) == pytest.approx(45.234375)
     assert theory.mean_detection_time(30, 10, p=0.5) == pytest.approx(16.875)
-    # failure-detection.md R1: T − Δ/2 − Δp/(1 − p) = 53.889 for p = 0.1 (the floor at 0 is negligible)
+    # by hand: E[T_D] = T − Δ/2 − Δp/(1 − p) = 53.889 for p = 0.1 (the floor at 0 is negligible)
     assert theory.mean_detection_time(60, 10, p=0.1) == pytest.approx(55 - 10 * 0.1 / 0.9, abs=1e-4)
 
 
@@ -112,7 +113,8 @@ def test_mistake_rate_duration_recurrence_accuracy_hand_values():
 
 
 def test_mistake_closed_forms_match_reference_table():
-    """failure-detection.md R2 (p = 0.3): T = 55 and T = 60 rows; 1 − P_A = λ_M·E[T_M]."""
+    """Hand values for p = 0.3, T = 55 and 60 from λ_M = (1−p)·pᵏ/Δ, E[T_M] = kΔ + Δ/(1−p) − T;
+    1 − P_A = λ_M·E[T_M]."""
     assert theory.mistake_rate(55, 10, 0.3) == pytest.approx(0.7 * 0.3**5 / 10)
     assert theory.mean_mistake_duration(55, 10, 0.3) == pytest.approx(50 + 10 / 0.7 - 55)
     assert 1 - theory.query_accuracy(55, 10, 0.3) == pytest.approx(0.5 * 0.3**5 + 0.5 * 0.3**6)

@@ -3,7 +3,8 @@
 With heartbeat delay 0 and a host in steady state, the last report before a crash is
 U ~ Uniform[0, Δ) old, so the status flips T − U after the crash:
 ``visible_at − caused_at ~ Uniform(T − Δ, T]`` with mean ``T − Δ/2`` (T = service_down_time,
-Δ = report_interval).  failure-detection.md §2.1 R1.
+Δ = report_interval).  Worked out by hand from Nova's ``<=`` rule (nova/servicegroup/drivers/db.py
+``is_up``); T_D is Chen, Toueg and Aguilera's detection time.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 A mistake starts when a landed report is followed by k lost ones (Nova's ``<=`` means k − 1
 losses leave the gap exactly at T, still up).  Mean mistake duration kΔ + Δ/(1 − p) − T.
-failure-detection.md §2.1 R2.
+Worked out by hand from Nova's ``is_up`` rule; λ_M and T_M are the mistake rate and duration of
+Chen, Toueg and Aguilera, "On the QoS of Failure Detectors" (IEEE TC, 2002).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """With an external monitor, DOWN (force_down) or MAINTENANCE (disable) shows after
-detection_delay + action_latency, long before the heartbeat timeout (failure-detection.md R4)."""
+detection_delay + action_latency, long before the heartbeat timeout (OPNFV Doctor's
+mark-host-down flow; nova/api/openstack/compute/services.py writes forced_down synchronously)."""
 
 from __future__ import annotations
 

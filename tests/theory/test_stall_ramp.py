@@ -2,7 +2,7 @@
 
 Reports arriving during the stall are written when it ends, so a host flips iff its last
 write before the stall is older than T − S; with a uniform phase that happens with the
-probability above (failure-detection.md §2.1 R3).
+probability above (worked out by hand from Nova's ``is_up`` rule, nova/servicegroup/drivers/db.py).
 """
 
 from __future__ import annotations
