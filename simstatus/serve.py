@@ -470,11 +470,14 @@ class Served:
         """
         import uvicorn
 
-        # an idle keep-alive connection is closed after KEEP_ALIVE_TIMEOUT; a body that never
-        # completes is the app's BodyLimit's (408 after simstatus.api.limits.BODY_TIMEOUT)
+        from .slowclients import HeaderDeadlineProtocol
+
+        # an idle keep-alive connection is closed after KEEP_ALIVE_TIMEOUT, one whose request
+        # headers stall after simstatus.slowclients.HEADER_TIMEOUT; a body that never completes is
+        # the app's BodyLimit's (408 after simstatus.api.limits.BODY_TIMEOUT)
         config = uvicorn.Config(self.asgi, lifespan="off", access_log=False, log_config=None,
                                 log_level="warning", timeout_graceful_shutdown=2,
-                                timeout_keep_alive=KEEP_ALIVE_TIMEOUT)
+                                timeout_keep_alive=KEEP_ALIVE_TIMEOUT, http=HeaderDeadlineProtocol)
         server = self._server = uvicorn.Server(config)
         self.clock.should_stop = lambda: server.should_exit
         helper = asyncio.create_task(self._run_clock(server, ready))

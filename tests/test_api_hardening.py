@@ -329,6 +329,31 @@ def test_idle_keep_alive_connection_is_closed(monkeypatch):
             sock.close()
 
 
+
+def test_stalled_request_headers_close_the_connection(monkeypatch):
+    """Live: a client that sends part of a request's headers and stops (first request, and again
+    after a complete one on the same keep-alive connection) is closed after the header deadline;
+    a client sending whole requests is not cut off by it."""
+    import simstatus.slowclients as slowclients
+
+    monkeypatch.setattr(slowclients, "HEADER_TIMEOUT", 0.5)
+    with SimulatedNova({"cloud": {"hosts": 2, "servers_per_host": 1}}) as nova:
+        stalled, again, steady = _connect(nova.url), _connect(nova.url), _connect(nova.url)
+        try:
+            stalled.sendall(b"GET /v2.1 HTTP/1.1\r\nHost: 127")
+            assert _closed(stalled, within=3.0)
+            again.sendall(_request_head("GET", "/v2.1", {}))
+            assert _read_response(again)[0] == 200
+            again.sendall(b"GET /v2.1 HTTP/1.1\r\nHo")
+            assert _closed(again, within=3.0)
+            for _ in range(3):  # whole requests 0.3 s apart: each within its own deadline
+                time.sleep(0.3)
+                steady.sendall(_request_head("GET", "/v2.1", {}))
+                assert _read_response(steady)[0] == 200
+        finally:
+            for sock in (stalled, again, steady):
+                sock.close()
+
 # -- defect 10: the 0.0.0.0 warning ----------------------------------------------------------------
 @pytest.fixture
 def no_server(monkeypatch):
