@@ -229,8 +229,10 @@ class OutputFolder:
         return self.write_bytes(path, text.encode("utf-8"))
 
     def clear(self) -> None:
-        """Remove everything simstatus wrote here (listed paths, scratch names, the marker), then
-        the folder itself if nothing else is left.  Anything else stays where it is."""
+        """Remove everything simstatus wrote here (listed paths, scratch names), then the marker and
+        the folder itself if nothing else is left.  Anything else stays where it is, and so does
+        the marker, now listing nothing: the folder is still the one simstatus made, so the next
+        study may write there again (``make demo`` twice) without ever touching the rest."""
         listed = [self.root / rel for rel in self._paths]
         # the folders simstatus made to hold what it listed (runs/), deepest first
         parents = {parent for path in listed for parent in path.parents
@@ -238,12 +240,18 @@ class OutputFolder:
         self.forget(sorted(self._paths))
         for folder in {self.root, *parents}:
             remove_stale_temps(folder, all_of_them=True)
-        (self.root / MARKER).unlink(missing_ok=True)
-        for folder in sorted(parents, key=lambda p: len(p.parts), reverse=True) + [self.root]:
+        for folder in sorted(parents, key=lambda p: len(p.parts), reverse=True):
             try:
                 folder.rmdir()  # only if empty: a folder with anything of the user's in it stays
             except OSError:
                 pass
+        if any(p.name != MARKER for p in self.root.iterdir()):
+            return  # someone else's files remain: keep the (now empty) marker
+        (self.root / MARKER).unlink(missing_ok=True)
+        try:
+            self.root.rmdir()
+        except OSError:
+            pass
 
     def _save(self) -> None:
         manifest = {"simstatus_output_folder": _FORMAT, "paths": sorted(self._paths)}

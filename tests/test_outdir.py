@@ -215,7 +215,8 @@ def test_output_folder_claims_marks_records_and_clears(tmp_path):
     folder.write_text("sub/b.csv", "2\n")
     (folder.root / "empty_of_mine").mkdir()  # a user's folder, empty: not simstatus's to remove
     folder.clear()
-    assert snapshot(folder.root) == {"empty_of_mine": None, "mine.txt": b"mine", "sub": None,
+    empty = json.dumps({"simstatus_output_folder": 1, "paths": []}, indent=1).encode() + b"\n"
+    assert snapshot(folder.root) == {MARKER: empty, "empty_of_mine": None, "mine.txt": b"mine", "sub": None,
                                      "sub/mine.txt": b"mine"}
     with pytest.raises(ValueError):
         folder.record(["../escape.txt"])
@@ -250,8 +251,13 @@ def test_clearing_a_study_removes_only_what_simstatus_wrote(tmp_path, capsys):
     plant(out, {"notes.txt": "mine", "runs/.my_project/data.txt": "mine"})
     (out / "runs" / f"{temp_prefix('s000-r000')}abc").mkdir()  # a killed save's leftover
     assert _main(["clear", str(out)]) == 0
-    assert snapshot(out) == {"notes.txt": b"mine", "runs": None, "runs/.my_project": None,
+    empty = json.dumps({"simstatus_output_folder": 1, "paths": []}, indent=1).encode() + b"\n"
+    assert snapshot(out) == {MARKER: empty, "notes.txt": b"mine", "runs": None, "runs/.my_project": None,
                              "runs/.my_project/data.txt": b"mine"}
+    # still simstatus's folder: the next study writes there again (make demo twice), around them
+    sweep(SCENARIO, GRID, replications=1, jobs=1, out=out, progress=False)
+    assert (out / "notes.txt").read_text() == "mine" and (out / "runs/.my_project/data.txt").read_text() == "mine"
+    assert _main(["clear", str(out)]) == 0
     plant(tmp_path / "theirs", {"data.txt": "mine"})
     os.remove(out / "notes.txt")
     assert _main(["clear", str(tmp_path / "theirs")]) == 2
