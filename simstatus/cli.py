@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Run a scenario for every combination of the --set values (comma-separated), "
                     "--replications times each, and print per setting: crash detection latency to the "
                     "API and to tenants, false-UNKNOWN episodes per host-day and stale-UP seconds per "
-                    "failure, each as mean [95 %% CI] beside the closed-form prediction.")
+                    "failure, each as mean [95 % CI] beside the closed-form prediction.")
     compare.add_argument("scenario", help="scenario TOML file (see docs/scenario.md)")
     compare.add_argument("--set", dest="settings", metavar="KEY=V1[,V2...]", action="append", default=[],
                          help="values to compare, e.g. --set nova.service_down_time=15,30,60,120; a single "

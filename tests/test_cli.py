@@ -153,3 +153,12 @@ def test_cli_run_into_a_closed_pipe_exits_quietly():
               'echo "rc=${PIPESTATUS[0]}" >&2')
     shell = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120)
     assert shell.stderr == "rc=1\n"
+
+
+@pytest.mark.parametrize("command", ["run", "compare", "bench", "serve"])
+def test_cli_help_prints_no_doubled_percent_signs(command, capsys):
+    """argparse %-formats help strings but not descriptions: a '%%' there would print as is."""
+    with pytest.raises(SystemExit) as leave:
+        main([command, "--help"])
+    assert leave.value.code == 0
+    assert "%%" not in capsys.readouterr().out
