@@ -47,7 +47,9 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -71,7 +73,9 @@ __all__ = [
     "Distribution",
     "FaultConfig",
     "FaultKind",
+    "GilbertElliottLoss",
     "HeartbeatConfig",
+    "HiccupsConfig",
     "MaintenanceConfig",
     "MonitorConfig",
     "NovaConfig",
@@ -616,16 +620,129 @@ class CloudConfig(_Model):
                                              note=f"the limit is {MAX_SERVERS} servers per scenario")] = 4
 
 
+class GilbertElliottLoss(_Model):
+    """Bursty loss: a two-state (good, bad) Markov chain over a host's consecutive reports.
+
+    Real loss comes in bursts (a congested link, a restarting broker), and independent loss
+    understates how often ``service_down_time / report_interval`` reports in a row go missing.
+    Report ``k`` is lost with probability ``loss_good`` or ``loss_bad`` by the chain's state at
+    ``k``; between two reports the state moves with ``p_good_to_bad`` / ``p_bad_to_good``.
+    ``mean_loss`` and ``mean_burst`` are a shorthand for Gilbert's model (``loss_good = 0``,
+    ``loss_bad = 1``); they are turned into the transition probabilities when validated.
+    """
+
+    model: Literal["gilbert-elliott"]
+    p_good_to_bad: Annotated[float | None, _ranged(0, 1, optional=True)] = None
+    p_bad_to_good: Annotated[float | None, _ranged(0, 1, lo_open=True, optional=True,
+                                                   note="0 would keep a host in the bad state for ever")] = None
+    loss_good: Annotated[float, _ranged(0, 1, hi_open=True)] = 0.0
+    loss_bad: Annotated[float, _ranged(0, 1)] = 1.0
+    mean_loss: Annotated[float | None, _ranged(0, 1, lo_open=True, hi_open=True, optional=True)] = None
+    mean_burst: Annotated[float | None, _ranged(1, optional=True, note="in reports")] = None
+
+    @model_validator(mode="after")
+    def _form(self) -> GilbertElliottLoss:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        given = self.model_fields_set
+        forms = "either p_good_to_bad and p_bad_to_good, or mean_loss and mean_burst"
+        if given & {"mean_loss", "mean_burst"}:
+            for key in ("p_good_to_bad", "p_bad_to_good", "loss_good", "loss_bad"):
+                if key in given:
+                    problems.append(((key,), f"given together with mean_loss/mean_burst (got "
+                                             f"{_show(getattr(self, key))}; allowed: {forms}; the "
+                                             "mean form means loss_good = 0, loss_bad = 1)"))
+            for key in ("mean_loss", "mean_burst"):
+                if getattr(self, key) is None:
+                    problems.append(((key,), f"required key missing (allowed: {forms})"))
+            if not problems:
+                m, b = self.mean_loss, self.mean_burst
+                p_gb = m / ((1.0 - m) * b)  # type: ignore[operator]
+                if p_gb > 1.0:
+                    problems.append((("mean_burst",), f"{_fmt_num(b)} is too short for mean_loss "  # type: ignore[arg-type]
+                                     f"{_fmt_num(m)} (allowed: mean_burst >= mean_loss / (1 - mean_loss) "  # type: ignore[arg-type]
+                                     f"= {m / (1.0 - m):.6g}, as a good spell lasts at least one report)"))  # type: ignore[operator]
+                else:
+                    self.p_good_to_bad, self.p_bad_to_good = p_gb, 1.0 / b  # type: ignore[operator]
+                    self.mean_loss = self.mean_burst = None
+        else:
+            for key in ("p_good_to_bad", "p_bad_to_good"):
+                if getattr(self, key) is None:
+                    problems.append(((key,), f"required key missing (allowed: {forms})"))
+            if self.loss_bad < self.loss_good:
+                problems.append((("loss_bad",), f"{_fmt_num(self.loss_bad)} is below loss_good "
+                                                f"{_fmt_num(self.loss_good)} (loss_bad must be >= loss_good)"))
+        if problems:
+            raise _Problems(problems)
+        return self
+
+    @property
+    def bad_fraction(self) -> float:
+        """π_B = p_gb / (p_gb + p_bg): the share of reports sent in the bad state, in the long run."""
+        return self.p_good_to_bad / (self.p_good_to_bad + self.p_bad_to_good)  # type: ignore[operator]
+
+    @property
+    def loss_rate(self) -> float:
+        """The long-run share of lost reports: π_B·loss_bad + π_G·loss_good."""
+        pi_b = self.bad_fraction
+        return pi_b * self.loss_bad + (1.0 - pi_b) * self.loss_good
+
+
+_LOSS_HELP = ('allowed: a probability 0 <= loss < 1, or a table such as {model = "gilbert-elliott", '
+              "p_good_to_bad = 0.01, p_bad_to_good = 0.5}")
+
+
+def _loss_form(value: Any) -> str:
+    """Which form of ``heartbeat.loss`` was given: a table (a loss model) or anything else."""
+    return "(model)" if isinstance(value, (Mapping, GilbertElliottLoss)) else "(probability)"
+
+
+def _loss_probability(value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"expected a probability or a loss model table (got {_show(value)}; {_LOSS_HELP})")
+    return value
+
+
+#: ``heartbeat.loss``: independent loss (a number, as before) or a loss model table.  The tags are in
+#: parentheses so that error locations drop them (see :func:`_clean_loc`).
+Loss = Annotated[
+    Union[
+        Annotated[float, _ranged(0, 1, hi_open=True), BeforeValidator(_loss_probability), Tag("(probability)")],
+        Annotated[GilbertElliottLoss, Tag("(model)")],
+    ],
+    Discriminator(_loss_form),
+]
+
+
+class HiccupsConfig(_Model):
+    """Conductor hiccups: cloud-wide windows in which reports arriving are dropped.
+
+    Correlated loss: one hiccup drops the reports of many hosts at once, which independent
+    per-report loss of the same mean never does.  Windows arrive as a Poisson process, the same
+    for every host; each report arriving inside one is dropped with probability ``fraction``.
+    """
+
+    rate_per_day: Annotated[float, _ranged(0, lo_open=True)]
+    duration: Distribution
+    fraction: Annotated[float, _ranged(0, 1, lo_open=True)] = 1.0
+
+
 class HeartbeatConfig(_Model):
     """How nova-compute's reports travel to the database: start, jitter, delay and loss."""
 
     first_report_delay: Duration = 5.0
+    startup: Distribution = Field(default_factory=lambda: Distribution(dist="fixed", value=0.0))
     jitter: Duration = 0.0
     delay: Distribution = Field(
         default_factory=lambda: Distribution(dist="lognormal", median=0.02, p99=0.2)
     )
-    loss: Annotated[float, _ranged(0, 1, hi_open=True)] = 0.0
+    loss: Loss = 0.0
+    hiccups: HiccupsConfig | None = None
     warm_start: Bool = True
+
+    @property
+    def independent_loss(self) -> float | None:
+        """``loss`` if every report is lost independently (what closed-form theory assumes), else None."""
+        return self.loss if isinstance(self.loss, float) and self.hiccups is None else None
 
 
 class FaultConfig(_Model):
@@ -850,11 +967,22 @@ class Scenario(_Model):
                                  f"(allowed: at most {int(MAX_FAULTS):,} per run, counting one per host a "
                                  "fault hits, every host for a control-plane stall; lower the rate, the "
                                  "hosts or duration)"))
-        each_fine = not any(k[0] == "faults" for k, _ in problems)
+        hiccups = self.heartbeat.hiccups
+        if hiccups is not None:
+            # a hiccup may turn every host UNKNOWN and back, like a stall: count it once per host
+            arrivals = hiccups.rate_per_day * self.duration / 86400.0 * c.hosts
+            total += arrivals
+            if arrivals > MAX_FAULTS:
+                problems.append((("heartbeat", "hiccups", "rate_per_day"), f"about {arrivals:.2g} hiccup "
+                                 f"occurrences expected, rate_per_day × days × cloud.hosts (allowed: at most "
+                                 f"{int(MAX_FAULTS):,} per run, counting every host for each hiccup as for a "
+                                 "control-plane stall; lower the rate, cloud.hosts or duration)"))
+        each_fine = not any(k[0] == "faults" or k[:2] == ("heartbeat", "hiccups") for k, _ in problems)
         if total > MAX_FAULTS and each_fine:
+            also = ", every host for each heartbeat hiccup" if hiccups is not None else ""
             problems.append((("faults",), f"about {total:.2g} fault occurrences expected in all "
                              f"(allowed: at most {int(MAX_FAULTS):,} per run, counting one per host a "
-                             "fault hits, every host for a control-plane stall)"))
+                             f"fault hits, every host for a control-plane stall{also})"))
         checks = stalls * stalls * reports
         if checks > MAX_STALL_CHECKS and each_fine:
             problems.append((stall_key, f"about {stalls:.2g} control-plane stalls, squared, × {reports:.2g} "

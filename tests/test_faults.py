@@ -186,6 +186,53 @@ def test_host_crash_at_tick_instant_suppresses_that_tick():
     assert _transitions(r) == [(155.0, "UP", "UNKNOWN"), (310.0, "UNKNOWN", "UP")]
 
 
+# --- start-up time after a crash (heartbeat.startup) ---------------------------------------------
+
+
+def _with_startup(faults, startup, **extra):
+    return _scenario(faults, heartbeat={"delay": 0, "warm_start": False, "startup": startup}, **extra)
+
+
+def test_startup_delays_the_first_report_after_a_crash():
+    """Crash 100→300, start-up 20 s: the timer starts at 320, first report (and UP) at 325."""
+    r = simstatus.simulate(_with_startup([_fault("host_crash", 100, 200)], 20))
+    assert _transitions(r) == [(155.0, "UP", "UNKNOWN"), (325.0, "UNKNOWN", "UP")]
+    assert len(r.false_unknown) == 0
+
+
+def test_startup_turns_a_short_crash_into_unknown():
+    """Crash 100→150: without start-up the restart report lands on 155 = 95 + 60 (no UNKNOWN); with
+    20 s it lands at 175, so UNKNOWN from 155 to 175, a true alarm (the host is restarting)."""
+    r = simstatus.simulate(_with_startup([_fault("host_crash", 100, 50)], 20))
+    assert _transitions(r) == [(155.0, "UP", "UNKNOWN"), (175.0, "UNKNOWN", "UP")]
+    assert len(r.false_unknown) == 0
+
+
+def test_startup_does_not_apply_to_a_hang():
+    """A hung nova-compute does not restart: the overdue report still goes at the hang's end (300)."""
+    r = simstatus.simulate(_with_startup([_fault("compute_hang", 100, 200)], 20))
+    assert _transitions(r) == [(155.0, "UP", "UNKNOWN"), (300.0, "UNKNOWN", "UP")]
+
+
+def test_random_startup_one_draw_per_restart_from_the_hosts_own_stream():
+    """uniform(10, 30): host i's k-th restart takes the k-th draw of stream ``heartbeat-startup`` i
+    (rounded to 2⁻²⁰ s), then first_report_delay 5; fault draws are those of a run without it."""
+    from simstatus.model.streams import stream
+
+    faults = [_fault("host_crash", 100, 200, hosts=(H0, H1)), _fault("host_crash", 500, 100, hosts=(H0,))]
+    r = simstatus.simulate(_with_startup(faults, {"dist": "uniform", "low": 10, "high": 30}, hosts=2))
+    q = 2.0**-20
+    h0, h1 = stream(1, "heartbeat-startup", 0), stream(1, "heartbeat-startup", 1)
+    x0, x0b, x1 = h0.uniform(10, 30), h0.uniform(10, 30), h1.uniform(10, 30)
+    x0, x0b, x1 = (round(x / q) * q for x in (x0, x0b, x1))
+    last = 305.0 + x0 + 10 * math.floor((500.0 - 305.0 - x0) / 10)  # last tick before the crash at 500
+    assert _transitions(r, H0) == [(155.0, "UP", "UNKNOWN"), (305.0 + x0, "UNKNOWN", "UP"),
+                                   (last + 60.0, "UP", "UNKNOWN"), (605.0 + x0b, "UNKNOWN", "UP")]
+    assert _transitions(r, H1) == [(155.0, "UP", "UNKNOWN"), (305.0 + x1, "UNKNOWN", "UP")]
+    plain = simstatus.simulate(_scenario(faults, hosts=2))
+    assert r.events.equals(plain.events)
+
+
 # --- compute_hang ---------------------------------------------------------------------------------
 
 

@@ -494,3 +494,70 @@ def test_load_scenario_accepts_numpy_scalars():
                        "faults": [{"kind": "host_crash", "hosts": np.int64(2), "at": np.float32(1.5)}]})
     assert (type(s.cloud.hosts), type(s.duration), type(s.faults[0].hosts)) == (int, float, int)
     assert load_scenario(tomllib.loads(scenario_to_toml(s))) == s
+
+
+# --- bursty and correlated loss, start-up time ------------------------------------------------------
+
+
+def test_new_heartbeat_keys_default_to_todays_behaviour():
+    """No start-up time, independent loss as a plain number, no hiccups."""
+    hb = load_scenario({}).heartbeat
+    assert (hb.startup, hb.loss, hb.hiccups) == (Distribution(dist="fixed", value=0.0), 0.0, None)
+    assert isinstance(hb.loss, float)
+
+
+def test_loss_table_gilbert_elliott():
+    """A loss table is a Gilbert–Elliott chain; loss_good and loss_bad default to 0 and 1."""
+    loss = load_scenario({"heartbeat": {"loss": {"model": "gilbert-elliott", "p_good_to_bad": 0.01,
+                                                 "p_bad_to_good": 0.5}}}).heartbeat.loss
+    assert (loss.p_good_to_bad, loss.p_bad_to_good, loss.loss_good, loss.loss_bad) == (0.01, 0.5, 0.0, 1.0)
+    assert math.isclose(loss.bad_fraction, 0.01 / 0.51)
+
+
+def test_loss_mean_form_becomes_transition_probabilities_and_round_trips():
+    """mean_loss 0.1, mean_burst 2 → p_bad_to_good 0.5, p_good_to_bad 0.1/(0.9·2); written back in that form."""
+    s = load_scenario({"heartbeat": {"loss": {"model": "gilbert-elliott", "mean_loss": 0.1, "mean_burst": 2}}})
+    loss = s.heartbeat.loss
+    assert loss.p_bad_to_good == 0.5 and math.isclose(loss.p_good_to_bad, 0.1 / 1.8)
+    assert (loss.mean_loss, loss.mean_burst) == (None, None)
+    text = scenario_to_toml(s)
+    assert "mean_loss" not in text and 'model = "gilbert-elliott"' in text
+    assert load_scenario(tomllib.loads(text)) == s
+
+
+def test_hiccups_and_startup_round_trip():
+    """Hiccups (fraction defaults to 1) and a random start-up time survive scenario_to_toml."""
+    s = load_scenario({"heartbeat": {"hiccups": {"rate_per_day": 3, "duration": {"dist": "exponential",
+                                                                                  "mean": "40s"}},
+                                     "startup": {"dist": "uniform", "low": "10s", "high": "1m"}}})
+    assert (s.heartbeat.hiccups.rate_per_day, s.heartbeat.hiccups.fraction) == (3.0, 1.0)
+    assert s.heartbeat.startup == Distribution(dist="uniform", low=10, high=60)
+    assert load_scenario(tomllib.loads(scenario_to_toml(s))) == s
+
+
+def test_loss_table_override_by_dotted_key():
+    """--set heartbeat.loss='{…}' and then a key inside it, like any table."""
+    s = load_scenario({}, ['heartbeat.loss={model="gilbert-elliott", p_good_to_bad=0.01, p_bad_to_good=0.5}'])
+    t = load_scenario(s, {"heartbeat.loss.p_bad_to_good": 0.25})
+    assert (t.heartbeat.loss.p_good_to_bad, t.heartbeat.loss.p_bad_to_good) == (0.01, 0.25)
+
+
+@pytest.mark.parametrize("loss, key, text", [
+    ({"model": "gilbert-elliott", "p_good_to_bad": 0.01}, "heartbeat.loss.p_bad_to_good",
+     "required key missing (allowed: either p_good_to_bad and p_bad_to_good, or mean_loss and mean_burst)"),
+    ({"model": "gilbert-elliott", "p_good_to_bad": 0.1, "p_bad_to_good": 0.5, "loss_good": 1},
+     "heartbeat.loss.loss_good", "out of range (got 1; allowed: 0 <= loss_good < 1)"),
+    ({"model": "gilbert-elliott", "p_good_to_bad": 0.1, "p_bad_to_good": 0.5, "loss_good": 0.5, "loss_bad": 0.2},
+     "heartbeat.loss.loss_bad", "0.2 is below loss_good 0.5 (loss_bad must be >= loss_good)"),
+    ({"model": "gilbert-elliott", "mean_loss": 1, "mean_burst": 2}, "heartbeat.loss.mean_loss",
+     "out of range (got 1; allowed: 0 < mean_loss < 1)"),
+    ({"model": "gilbert-elliott", "mean_loss": 0.1, "mean_burst": 0.5}, "heartbeat.loss.mean_burst",
+     "out of range (got 0.5; allowed: mean_burst >= 1; in reports)"),
+    ({"model": "gilbert-elliott", "p_good_to_bad": 0.1, "p_bad_to_good": 0.5, "burst": 3}, "heartbeat.loss.burst",
+     "unknown key (allowed keys in [heartbeat.loss]: model, p_good_to_bad, p_bad_to_good, loss_good, loss_bad, "
+     "mean_loss, mean_burst)"),
+])
+def test_loss_table_problems_name_the_key(loss, key, text):
+    with pytest.raises(ScenarioError) as err:
+        load_scenario({"heartbeat": {"loss": loss}})
+    assert err.value.problems == [f"{key}: {text}"]

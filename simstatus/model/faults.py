@@ -7,8 +7,8 @@ host that is already under a fault of the same kind is skipped and counted.
 
 What each kind does to a host's reports:
 
-* ``host_crash``: the timer stops (VMs down); on recovery nova-compute restarts and first
-  reports after ``first_report_delay``.
+* ``host_crash``: the timer stops (VMs down); on recovery nova-compute restarts: it takes its
+  start-up time (``heartbeat.startup``), then first reports after ``first_report_delay``.
 * ``compute_hang``: the timer stops, VMs keep running; on recovery the overdue report goes
   at once and the timer continues from there.
 * ``partition``: reports arriving during the window never reach the conductor.
@@ -191,7 +191,7 @@ class FaultInjector:
             stream = world.streams[h]
             if fault.kind in TIMER_FAULTS and not any(k in TIMER_FAULTS for k in self.active[h]):
                 crashed = self._crashed_while_down.pop(h, False)
-                stream.start(now, stream.first_report_delay if crashed else 0.0)
+                stream.start(now, stream.restart_delay() if crashed else 0.0)
             stream.replan(now)
             world.probes[h].poke()
         fault.end_event.succeed()

@@ -13,6 +13,9 @@ the faults and status changes, not the number of heartbeats (see ``docs/design-n
 
 Each report ``k`` owns its random draws (delay, loss, jitter) whatever the chunking, so the
 plan is a pure function of the host's stream, the timer segments and the fault windows.
+Bursty loss (a Gilbert–Elliott chain) and conductor hiccups draw from their own streams
+(:mod:`simstatus.model.loss`), also keyed by report, so turning them on leaves delays and
+jitters as they were.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .conditions import Window, in_windows
+from .loss import GilbertElliottChain, HiccupWindows
 from .streams import quantize
 
 __all__ = ["HeartbeatStream"]
@@ -45,8 +49,15 @@ class HeartbeatStream:
     :param first_report_delay: delay of the first tick after (re)start.
     :param jitter: each tick moves by ``uniform(-jitter, +jitter)`` (kept below Δ/2).
     :param delay: a sampler ``(rng, size) -> array`` of send → database latencies.
-    :param loss: probability that a report never lands.
+    :param loss: probability that a report never lands (independent, drawn from ``rng``), or a
+        :class:`~simstatus.model.loss.GilbertElliottChain` deciding it (bursty, its own stream).
     :param rng: this host's generator (see :func:`~simstatus.model.streams.stream`).
+    :param hiccups: the cloud's conductor hiccup windows (shared by every host), or ``None``.
+    :param hiccup_fraction: share of the reports arriving in a hiccup that are dropped.
+    :param hiccup_rng: this host's stream for those drops (unused when the fraction is 1).
+    :param startup: a sampler ``(rng) -> float``: nova-compute's start-up time after a crash,
+        before its timer starts (``None``: none).
+    :param startup_rng: this host's start-up stream (``None`` for a fixed start-up time).
     :param stalls: the control-plane stall windows, shared by every host.
     :param phase: ``None`` for a cold start (created at 0, first tick after
         ``first_report_delay``), else the first tick's offset in ``[0, Δ)`` of a service that
@@ -63,18 +74,29 @@ class HeartbeatStream:
         first_report_delay: float,
         jitter: float,
         delay,
-        loss: float,
+        loss: float | GilbertElliottChain,
         rng: np.random.Generator,
         stalls: list[Window],
         phase: float | None,
         horizon: float,
+        hiccups: HiccupWindows | None = None,
+        hiccup_fraction: float = 1.0,
+        hiccup_rng: np.random.Generator | None = None,
+        startup=None,
+        startup_rng: np.random.Generator | None = None,
     ) -> None:
         self.report_interval = float(report_interval)
         self.first_report_delay = float(first_report_delay)
         self.jitter = float(jitter)
         self._delay = delay
-        self.loss = float(loss)
+        self._chain = loss if isinstance(loss, GilbertElliottChain) else None
+        self.loss = 0.0 if self._chain is not None else float(loss)  # independent loss, from the host's stream
         self._rng = rng
+        self._hiccups = hiccups
+        self._hiccup_fraction = float(hiccup_fraction)
+        self._hiccup_rng = hiccup_rng
+        self._startup = startup
+        self._startup_rng = startup_rng
         self.stalls = stalls
         self.partitions: list[Window] = []
         self.skews: list[Window] = []
@@ -84,6 +106,7 @@ class HeartbeatStream:
         self._delays = np.empty(0)
         self._lost = np.empty(0, dtype=bool)
         self._jitters = np.empty(0)
+        self._drops = np.empty(0)  # uniforms: a report arriving in a hiccup is dropped if below the fraction
         # the timer
         if phase is None:
             self._segments = [_Segment(quantize(self.first_report_delay), 0)]
@@ -112,16 +135,22 @@ class HeartbeatStream:
         if missing > 0:
             # always whole chunks, each drawn delays → losses → jitters, so a draw never depends
             # on how far ahead anything was planned
-            delays, lost, jitters = [self._delays], [self._lost], [self._jitters]
+            delays, lost, jitters, drops = [self._delays], [self._lost], [self._jitters], [self._drops]
             n = self.CHUNK
             for _ in range(-(-missing // n)):
                 delays.append(np.maximum(quantize(np.asarray(self._delay(self._rng, n), dtype=float)), 0.0))
-                lost.append(self._rng.random(n) < self.loss if self.loss > 0 else np.zeros(n, dtype=bool))
+                if self._chain is not None:
+                    lost.append(self._chain.draw(n))
+                else:
+                    lost.append(self._rng.random(n) < self.loss if self.loss > 0 else np.zeros(n, dtype=bool))
                 jitters.append(quantize(self._rng.uniform(-self.jitter, self.jitter, n))
                                if self.jitter > 0 else np.zeros(n))
+                if self._hiccups is not None:
+                    drops.append(self._hiccup_rng.random(n) if self._hiccup_fraction < 1 else np.zeros(n))
             self._delays = np.concatenate(delays)
             self._lost = np.concatenate(lost)
             self._jitters = np.concatenate(jitters)
+            self._drops = np.concatenate(drops)
         lo, hi = k_lo - self._draw_base, k_hi - self._draw_base
         return self._delays[lo:hi], self._lost[lo:hi], self._jitters[lo:hi]
 
@@ -152,6 +181,10 @@ class HeartbeatStream:
         if self.partitions:
             cut, _ = in_windows(arrive, self.partitions)
             fate[cut & (fate == _WRITTEN)] = _PARTITIONED
+        if self._hiccups is not None:
+            # only reports that reach the conductor can be dropped by its hiccup (not partitioned ones)
+            drop = self._drops[k_lo - self._draw_base : k_hi - self._draw_base] < self._hiccup_fraction
+            fate[drop & self._hiccups.covers(arrive) & (fate == _WRITTEN)] = _LOST
         write = np.where(fate == _WRITTEN, arrive, _INF)
         write[~np.isfinite(send)] = _INF
         if self.stalls:
@@ -234,6 +267,8 @@ class HeartbeatStream:
         if drop > 0:
             self._delays, self._lost, self._jitters = (
                 self._delays[drop:], self._lost[drop:], self._jitters[drop:])
+            if self._hiccups is not None:
+                self._drops = self._drops[drop:]
             self._draw_base += drop
             while len(self._segments) > 1 and self._segments[1].k0 <= first:
                 self._segments.pop(0)
@@ -266,6 +301,17 @@ class HeartbeatStream:
         if self.running:
             self._segments[-1].stop_at = now
             self.replan(now)
+
+    def restart_delay(self) -> float:
+        """Time from a crash's end to the first report: start-up, then ``first_report_delay``.
+
+        The start-up time is drawn from the host's own start-up stream, one draw per restart,
+        so it shifts no other draw.
+        """
+        startup = 0.0
+        if self._startup is not None:
+            startup = max(quantize(float(self._startup(self._startup_rng))), 0.0)
+        return startup + self.first_report_delay
 
     def start(self, now: float, first_delay: float) -> None:
         """The timer runs again: first tick ``first_delay`` after ``now``."""

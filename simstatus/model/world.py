@@ -2,7 +2,10 @@
 
 Random streams (one per source, from the scenario seed): ``heartbeats`` (a sub-stream per
 host), ``placement`` (random host picks of maintenance entries), ``fault:<kind>:<n>`` (the
-n-th entry of that kind), ``monitor`` and ``tenants``.
+n-th entry of that kind), ``monitor`` and ``tenants``; and, only when their keys are set,
+``heartbeat-loss`` (Gilbert–Elliott loss, per host), ``hiccups`` (the cloud's hiccup windows),
+``heartbeat-hiccup`` (per host: which reports a hiccup drops) and ``heartbeat-startup`` (per
+host: start-up times after crashes).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from ..status import HostStatus
 from .conditions import Window
 from .faults import FaultInjector, select_hosts
 from .heartbeats import HeartbeatStream
+from .loss import GilbertElliottChain, HiccupWindows
 from .monitor import FaultMonitor
 from .operators import MaintenanceOperator
 from .probe import StatusProbe
@@ -70,17 +74,29 @@ class World:
 
         hb = s.heartbeat
         phases = stream(s.seed, "heartbeat-phase").uniform(0.0, s.nova.report_interval, len(self.hosts))
+        # the new sources get streams only when set, so a scenario without them draws as before
+        self.hiccups = None if hb.hiccups is None else HiccupWindows(
+            hb.hiccups.rate_per_day, hb.hiccups.duration.sample, stream(s.seed, "hiccups"))
+        fraction = hb.hiccups.fraction if hb.hiccups is not None else 1.0
+        random_startup = hb.startup.dist != "fixed"  # fixed draws nothing: no stream needed
         for i, host in enumerate(self.hosts):
+            loss = hb.loss if isinstance(hb.loss, float) else GilbertElliottChain(
+                hb.loss, stream(s.seed, "heartbeat-loss", i))
             hs = HeartbeatStream(
                 report_interval=s.nova.report_interval,
                 first_report_delay=hb.first_report_delay,
                 jitter=hb.jitter,
                 delay=hb.delay.sample,
-                loss=hb.loss,
+                loss=loss,
                 rng=stream(s.seed, "heartbeats", i),
                 stalls=self.stalls,
                 phase=float(phases[i]) if hb.warm_start else None,
                 horizon=s.duration,
+                hiccups=self.hiccups,
+                hiccup_fraction=fraction,
+                hiccup_rng=stream(s.seed, "heartbeat-hiccup", i) if fraction < 1 else None,
+                startup=hb.startup.sample,
+                startup_rng=stream(s.seed, "heartbeat-startup", i) if random_startup else None,
             )
             self.streams[host] = hs
             self.cloud.services[host].heartbeats = hs
