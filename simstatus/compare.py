@@ -7,9 +7,11 @@ each as a mean with its 95 % confidence interval over replications, beside the c
 prediction of :mod:`simstatus.theory` for that setting.
 
 Theory columns hold where their assumptions hold (``simstatus.theory``): no external monitor
-(it changes detection entirely), tenants allowed to see ``host_status``, and heartbeat loss as
-the only source of false UNKNOWN (stalls and skew add to the simulation, not to the theory).
-Where an assumption fails, the theory cell is empty and :attr:`Comparison.notes` says why.
+(it changes detection entirely), heartbeat delay small against ``report_interval`` for detection,
+tenants allowed to see ``host_status``, and heartbeat loss, delay and jitter as the only sources
+of false UNKNOWN (stalls, skew and partitions add to the simulation, not to the theory; reports
+that overtake each other are not modelled).  Where an assumption fails, the theory cell prints
+"n/a" (NaN in the table) and :attr:`Comparison.notes` says why.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from .sweep import (SweepOutputError, SweepResult, confidence_interval, normalis
                     sweep, validate_settings)
 from .textsafe import escape_control
 
-__all__ = ["Comparison", "compare", "parse_grid", "theory_for", "format_table", "METRICS"]
+__all__ = ["Comparison", "compare", "parse_grid", "theory_for", "servers_per_project", "format_table", "METRICS"]
 
 #: (run_summary key, column label with unit) of the compared figures, in table order.
 METRICS = [
@@ -108,8 +110,33 @@ def parse_grid(items: Sequence[str]) -> tuple[dict[str, list[Any]], dict[str, An
     return grid, fixed
 
 
-def _stale_theory(s: Scenario, T: float, P: float) -> float:
-    """E[min(tenant detection, failure duration)] for host crashes: ∫ P(L > t)·P(D > t) dt."""
+def servers_per_project(s: Scenario) -> dict[int, float]:
+    """Weights of m, a project's servers on a crashed host, over the (crash, project) rows of the table.
+
+    Cloud.build places servers round-robin over projects in host order, so every host holds
+    ``servers_per_host`` consecutive residues modulo ``projects``: r = s mod J projects with
+    ⌊s/J⌋ + 1 servers and the others with ⌊s/J⌋ (only those with at least one count).  The
+    visibility table has one row per project with servers on the host, whichever host crashed,
+    so these are the weights.  ``tenants.endpoint = "detail"`` polls a project's list at one phase:
+    then m is 1 whatever the count (the first poll sees all its servers at once).
+    """
+    per_host, projects = s.cloud.servers_per_host, s.cloud.projects
+    if per_host == 0:
+        return {}
+    if s.tenants.endpoint == "detail":
+        return {1: 1.0}
+    q, r = divmod(per_host, projects)
+    counts = {q + 1: r, q: projects - r} if q else {1: r}
+    rows = {m: n for m, n in counts.items() if m > 0 and n > 0}
+    total = sum(rows.values())
+    return {m: n / total for m, n in sorted(rows.items())}
+
+
+def _stale_theory(s: Scenario, T: float, P: float, weights: dict[int, float]) -> float:
+    """E[min(tenant detection, failure duration)] for host crashes: ∫ P(L > t)·P(D > t) dt.
+
+    L is the mixture over m (:func:`servers_per_project`) of crash → first of m polls.
+    """
     crashes = [f for f in s.faults if f.kind == "host_crash"]
     if len(crashes) != 1 or crashes[0].duration is None:
         return math.nan
@@ -117,9 +144,14 @@ def _stale_theory(s: Scenario, T: float, P: float) -> float:
     durations = np.asarray(crashes[0].duration.sample(rng, 100_000), dtype=float)
     top = T + P
     grid = np.linspace(0.0, top, 2001)
-    survival = 1.0 - np.asarray(theory.tenant_detection_cdf(grid, T, s.nova.report_interval, P, s.heartbeat.loss))
+    survival = 1.0 - _tenant_cdf(grid, T, s.nova.report_interval, P, s.heartbeat.independent_loss, weights)
     cumulative = np.concatenate([[0.0], np.cumsum((survival[1:] + survival[:-1]) / 2 * np.diff(grid))])
     return float(np.mean(np.interp(np.minimum(durations, top), grid, cumulative)))
+
+
+def _tenant_cdf(t: np.ndarray, T: float, delta: float, P: float, p: float, weights: dict[int, float]) -> np.ndarray:
+    """The crash → tenant latency CDF, mixed over m (:func:`servers_per_project`)."""
+    return sum(w * np.asarray(theory.tenant_detection_cdf(t, T, delta, P, p, m)) for m, w in weights.items())
 
 
 def _tenant_sees(s: Scenario) -> str:
@@ -132,7 +164,7 @@ def _tenant_sees(s: Scenario) -> str:
 
 def theory_for(s: Scenario) -> tuple[dict[str, float], list[str]]:
     """Theory's prediction of each compared figure for one scenario, and why any is missing."""
-    delta, P, p = s.nova.report_interval, s.tenants.poll_interval, s.heartbeat.loss
+    delta, P, p = s.nova.report_interval, s.tenants.poll_interval, s.heartbeat.independent_loss
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ServiceGroupConfigWarning)
@@ -141,30 +173,58 @@ def theory_for(s: Scenario) -> tuple[dict[str, float], list[str]]:
         notes.append(f"service_down_time {s.nova.service_down_time:g} <= report_interval {delta:g}: "
                      f"Nova uses {T:g} instead (its sanity rule), and so does the simulation")
     out = {key: math.nan for key, _ in METRICS}
-    kinds = {f.kind for f in s.faults}
+    if p is None:  # a Gilbert–Elliott chain or cloud-wide hiccups, not one probability per report
+        notes.append("heartbeat loss is bursty or correlated (a loss model or hiccups): every theory here "
+                     "assumes independent loss: theory n/a")
+        return out, notes
+    delay, jitter = s.heartbeat.delay, s.heartbeat.jitter
+    # detection theory takes the delay as constant and the ticks as exact: it is off by about
+    # E[D] (the last write is that late) minus j²/(3Δ) (the inspection paradox of jittered ticks)
+    detection_bias = delay.mean_value() - jitter**2 / (3 * delta)
     if s.monitor.enabled:
         notes.append("an external monitor marks hosts down: Nova's timeout theory does not apply to detection")
+    elif abs(detection_bias) > 0.01 * delta:
+        notes.append(f"heartbeat delay (mean {delay.mean_value():g} s) and jitter ({jitter:g} s) move detection "
+                     f"by about {detection_bias:+.2g} s, over 1 % of report_interval: detection theory (constant "
+                     "delay, exact ticks) n/a")
     else:
         out["detect_api_mean_s"] = theory.mean_detection_time(T, delta, p)
         shown = _tenant_sees(s)
-        if shown != "none":  # a crash shows as UNKNOWN, which unknown-only shows too
-            out["detect_tenant_mean_s"] = theory.mean_detection_time(T, delta, p) + theory.tenant_extra_delay_mean(P)
-            out["stale_up_s_per_failure"] = _stale_theory(s, T, P)
-        else:
+        weights = servers_per_project(s)
+        if shown == "none":  # a crash shows as UNKNOWN, which unknown-only shows too
             notes.append("tenants cannot see host_status (policy or microversion): no tenant theory")
-    if kinds & {"control_plane_stall", "clock_skew"}:
-        notes.append("stalls and clock skew cause false UNKNOWN beyond the loss-only theory")
-    out["false_unknown_per_up_host_day"] = theory.mistake_rate(T, delta, p) * _DAY
-    random_delay = s.heartbeat.delay.dist != "fixed" or s.heartbeat.jitter > 0
-    k = theory.mistake_losses(T, delta)
-    boundary_rate = (1 - p) * p ** max(k - 1, 0) / delta * _DAY  # per host-day, if k-1 losses sufficed
-    if random_delay and p > 0 and abs(T / delta - round(T / delta)) < 1e-9 and boundary_rate >= 0.01:
-        notes.append(f"service_down_time {T:g} is a multiple of report_interval {delta:g}: random heartbeat "
-                     "delay turns k-1 losses into short false UNKNOWNs that the theory (constant delay) "
-                     "does not count")
-    if s.heartbeat.delay.mean_value() > 0.1 * delta:
-        notes.append("heartbeat delays are not small against report_interval: theory assumes constant delay")
+        elif not weights:
+            notes.append("no servers on the hosts: no tenant theory")
+        else:
+            extra = sum(w * theory.tenant_extra_delay_mean(P, m) for m, w in weights.items())
+            out["detect_tenant_mean_s"] = out["detect_api_mean_s"] + extra
+            out["stale_up_s_per_failure"] = _stale_theory(s, T, P, weights)
+    out["false_unknown_per_up_host_day"], why = _false_unknown_theory(s, T, delta, p)
+    notes.extend(why)
     return out, notes
+
+
+#: Overtaken reports the λ_M theory tolerates, per host-day: half the table's last digit.  An
+#: overtaken write is dropped (report_count), which changes at most the one gap it ends.
+_OVERTAKE_FLOOR = 0.0005
+
+
+def _false_unknown_theory(s: Scenario, T: float, delta: float, p: float) -> tuple[float, list[str]]:
+    """λ_M × 86400 for the scenario's loss, delay and jitter, or NaN and why it does not hold."""
+    broken = sorted({f.kind for f in s.faults} & {"control_plane_stall", "clock_skew", "partition"})
+    if broken:
+        return math.nan, [f"{', '.join(broken)} add false UNKNOWN (or end reports) beyond the loss and delay "
+                          "theory: false UNKNOWN theory n/a"]
+    delay, jitter = s.heartbeat.delay, s.heartbeat.jitter
+    overtaken = theory.reports_overtake(delta, delay, jitter)
+    rate = theory.mistake_rate(T, delta, p, delay, jitter) * _DAY
+    # each overtaken (dropped) report changes at most one gap, so it moves λ_M by at most its rate
+    overtaken_per_day = (1 - p) * overtaken / delta * _DAY
+    if overtaken_per_day > max(0.01 * rate, _OVERTAKE_FLOOR):
+        return math.nan, [f"heartbeat delay spread is comparable to report_interval {delta:g}: "
+                          f"{overtaken_per_day:.2g} reports per host-day land after the next one and are dropped "
+                          "(report_count), which the gap theory does not model: false UNKNOWN theory n/a"]
+    return rate, []
 
 
 def _samples(folder: Path, runs: pd.DataFrame, keys: list[str]) -> dict[str, np.ndarray]:
@@ -331,9 +391,11 @@ def write_figures(comparison: Comparison, base: Scenario, folder: Path) -> list[
         s = load_scenario(base, row)
         T = effective_service_down_time(s.nova.report_interval, s.nova.service_down_time)
         label = ", ".join(f"{row[k]}" for k in keys)
-        if not s.monitor.enabled:
+        weights = servers_per_project(s)
+        p = s.heartbeat.independent_loss
+        if not s.monitor.enabled and weights and p is not None:  # theory assumes independent loss
             curves[label] = (lambda t, T=T, d=s.nova.report_interval, P=s.tenants.poll_interval,
-                             p=s.heartbeat.loss: theory.tenant_detection_cdf(t, T, d, P, p))
+                             p=p, w=weights: _tenant_cdf(np.asarray(t, dtype=float), T, d, P, p, w))
     title = ", ".join(keys) or "setting"
     if comparison.samples:
         ax = plotting.latency_cdf(comparison.samples, theory=curves or None,
@@ -392,7 +454,7 @@ def format_table(comparison: Comparison) -> str:
         columns[label] = [_cell(m, lo, hi, digits) for m, lo, hi in
                           zip(t[f"{key}_mean"], t[f"{key}_ci_low"], t[f"{key}_ci_high"])]
         columns["theory" + " " * len(columns) ] = [
-            "-" if not np.isfinite(v) else f"{v:.{digits}f}" for v in t[f"{key}_theory"]]
+            "n/a" if not np.isfinite(v) else f"{v:.{digits}f}" for v in t[f"{key}_theory"]]
     columns["runs"] = [f"{r}" + (f" ({f} failed)" if f else "") for r, f in zip(t["runs"], t["failed"])]
     frame = pd.DataFrame(columns)
     frame.columns = [c.strip() for c in frame.columns]
@@ -411,7 +473,7 @@ def format_table(comparison: Comparison) -> str:
             diff_columns[label] = [_signed_cell(m, lo, hi, digits) for m, lo, hi in
                                    zip(d[f"{key}_diff_mean"], d[f"{key}_diff_ci_low"], d[f"{key}_diff_ci_high"])]
             diff_columns["theory" + " " * len(diff_columns)] = [
-                "-" if not np.isfinite(v) else f"{round(v, digits) + 0.0:+.{digits}f}" for v in d[f"{key}_diff_theory"]]
+                "n/a" if not np.isfinite(v) else f"{round(v, digits) + 0.0:+.{digits}f}" for v in d[f"{key}_diff_theory"]]
         frame = pd.DataFrame(diff_columns)
         frame.columns = [c.strip() for c in frame.columns]
         lines += ["", f"difference from {against}, paired by replication (the same crashes and losses "

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from simstatus.compare import compare, format_table, parse_grid, theory_for
+from simstatus.compare import compare, format_table, parse_grid, servers_per_project, theory_for
 from simstatus.scenario import ScenarioError, load_scenario
 
 SMALL = {
@@ -109,3 +109,62 @@ def test_the_baseline_is_the_scenarios_own_value_when_compared():
     d = c.differences
     assert list(d["nova.service_down_time"]) == [30]
     assert d["detect_api_mean_s_diff_mean"].iloc[0] == pytest.approx(-30.0)
+
+
+def test_theory_counts_the_boundary_term_of_random_delay():
+    """T = 30 = 3Δ with Nova's default (lognormal) delay and 1 % loss: 0.43 per host-day, no caveat note."""
+    predicted, notes = theory_for(load_scenario(SMALL, {"nova.service_down_time": 30, "heartbeat.loss": 0.01}))
+    # 0.99²·(0.01²·½ + 0.01³/0.99)/10·86400: two losses and a later next report already open a mistake
+    assert predicted["false_unknown_per_up_host_day"] == pytest.approx(0.431957, rel=1e-4)
+    assert not notes
+
+
+def test_tenant_theory_follows_servers_per_project_and_endpoint():
+    """8 servers over 4 projects: m = 2 per project and host, + P/3; 6 over 4: m = 1 or 2; detail: + P/2."""
+    two = load_scenario(SMALL, {"cloud.servers_per_host": 8, "cloud.projects": 4, "tenants.poll_interval": 6})
+    assert servers_per_project(two) == {2: 1.0}
+    predicted, _ = theory_for(two)
+    assert predicted["detect_tenant_mean_s"] - predicted["detect_api_mean_s"] == pytest.approx(2.0)
+    mixed = load_scenario(SMALL, {"cloud.servers_per_host": 6, "cloud.projects": 4, "tenants.poll_interval": 6})
+    assert servers_per_project(mixed) == {1: 0.5, 2: 0.5}
+    predicted, _ = theory_for(mixed)
+    assert predicted["detect_tenant_mean_s"] - predicted["detect_api_mean_s"] == pytest.approx((3.0 + 2.0) / 2)
+    detail = load_scenario(SMALL, {"cloud.servers_per_host": 8, "cloud.projects": 4, "tenants.poll_interval": 6,
+                                   "tenants.endpoint": "detail",
+                                   "nova.policy": {"os_compute_api:servers:show:host_status": "@"}})
+    assert servers_per_project(detail) == {1: 1.0}
+    predicted, _ = theory_for(detail)
+    assert predicted["detect_tenant_mean_s"] - predicted["detect_api_mean_s"] == pytest.approx(3.0)
+    # the stale-UP theory uses the same first-of-m poll: shorter with two servers each
+    assert theory_for(two)[0]["stale_up_s_per_failure"] < theory_for(detail)[0]["stale_up_s_per_failure"]
+
+
+def test_false_unknown_theory_is_na_where_its_assumptions_fail():
+    """Stalls, skew, partitions and reports that overtake each other: NaN with the reason."""
+    stall = {**SMALL, "faults": SMALL["faults"] + [{"kind": "control_plane_stall", "rate_per_day": 2, "duration": 30}]}
+    predicted, notes = theory_for(load_scenario(stall))
+    assert math.isnan(predicted["false_unknown_per_up_host_day"]) and any("control_plane_stall" in n for n in notes)
+    part = {**SMALL, "faults": SMALL["faults"] + [{"kind": "partition", "rate_per_host_day": 1, "duration": 30}]}
+    predicted, notes = theory_for(load_scenario(part))
+    assert math.isnan(predicted["false_unknown_per_up_host_day"]) and any("partition" in n for n in notes)
+    slow = load_scenario(SMALL, {"heartbeat.delay": {"dist": "exponential", "mean": 3}})
+    predicted, notes = theory_for(slow)
+    assert math.isnan(predicted["false_unknown_per_up_host_day"]) and any("report_count" in n for n in notes)
+    assert math.isnan(predicted["detect_api_mean_s"]) and any("detection theory" in n for n in notes)
+
+
+@pytest.mark.parametrize("heartbeat", [
+    {"loss": {"model": "gilbert-elliott", "p_good_to_bad": 0.01, "p_bad_to_good": 0.5}},
+    {"loss": 0.01, "hiccups": {"rate_per_day": 4, "duration": 60}},
+], ids=["gilbert-elliott", "hiccups"])
+def test_theory_is_na_for_bursty_or_correlated_loss(heartbeat, tmp_path):
+    """Every closed form assumes independent loss: with a loss chain or hiccups each theory cell is
+    n/a with the reason, and compare (figures included) runs instead of failing on the loss table."""
+    s = load_scenario({"duration": "2h", "cloud": {"hosts": 3}, "heartbeat": heartbeat,
+                       "faults": [{"kind": "host_crash", "hosts": "all", "rate_per_host_day": 6, "duration": 300}]})
+    predicted, notes = theory_for(s)
+    assert all(math.isnan(v) for v in predicted.values())
+    assert any("bursty or correlated" in n for n in notes)
+    c = compare(s, {"nova.service_down_time": [30, 60]}, replications=1, jobs=1, out=tmp_path / "out",
+                progress=False)
+    assert c.sweep.failed == 0 and (tmp_path / "out" / "latency_cdf.png").exists()

@@ -207,3 +207,99 @@ def test_tenant_cdf_with_loss_has_the_lossy_mean_and_the_lossless_limit():
         assert mean == pytest.approx(theory.mean_detection_time(60, 10, p) + 2.5, abs=1e-3)
     lossless = theory.tenant_detection_cdf(t, 60, 10, 5)
     assert np.max(np.abs(theory.tenant_detection_cdf(t, 60, 10, 5, 1e-12) - lossless)) < 1e-4
+
+
+# --- random delay and jitter: λ_M = (1 − p)²·Σₙ pⁿ·P((n + 1)Δ + X > T)/Δ ------------------------
+#
+# Hand values, x_n = T − (n + 1)Δ, terms with x_n beyond X's reach are 0 or 1, the rest of the
+# series from N on sums to p^N/(1 − p):
+# * default delay (lognormal, symmetric X), T = 30, Δ = 10, p = 0.01: n = 2 has x = 0, P = 1/2:
+#   0.99²·(0.01²/2 + 0.01³/0.99)/10·86400 = 0.431957 per host-day (the constant-delay form: 0.0086).
+# * uniform delay [0, 6] (X triangular on [−6, 6]), T = 45, Δ = 7, p = 0.5: x₅ = 3 → (6 − 3)²/72 = 1/8,
+#   x₆ = −4 → 1 − (6 − 4)²/72 = 17/18, from n = 7 on 1: 0.25·(0.5⁵/8 + 0.5⁶·17/18 + 0.5⁷/0.5)/7.
+# * fixed delay, jitter 2 (X = J₂ − J₁ triangular on [−4, 4]), T = 45, Δ = 7, p = 0.2: x₅ = 3 →
+#   (4 − 3)²/32 = 1/32, from n = 6 on 1: 0.64·(0.2⁵/32 + 0.2⁶/0.8)/7.
+# * exponential delay mean 1 (X Laplace), T = 35, Δ = 10, p = 0.3: x₂ = 5 → e⁻⁵/2, x₃ = −5 → 1 − e⁻⁵/2,
+#   n = 4 (x = −15) → 1 − e⁻¹⁵/2, then 1: 0.49·(0.09·e⁻⁵/2 + 0.027·(1 − e⁻⁵/2) + 0.0081·(1 − e⁻¹⁵/2)
+#   + 0.3⁵/0.7)/10.
+# * empirical delay [0, 1, 1, 3] (an atom at X = 0 of 6/16), T = 30, Δ = 10, p = 0.1: x₂ = 0 → 5/16,
+#   n = 1 (x = 10) → 0: 0.81·(0.01·5/16 + 0.001/0.9)/10.
+
+from simstatus.scenario import Distribution  # noqa: E402
+
+_DEFAULT_DELAY = Distribution(dist="lognormal", median=0.02, p99=0.2)
+
+
+@pytest.mark.parametrize("T,delta,p,delay,jitter,expected", [
+    (30, 10, 0.01, _DEFAULT_DELAY, 0.0, 0.99**2 * (0.01**2 / 2 + 0.01**3 / 0.99) / 10),
+    (45, 7, 0.5, Distribution(dist="uniform", low=0, high=6), 0.0,
+     0.25 * (0.5**5 / 8 + 0.5**6 * 17 / 18 + 0.5**7 / 0.5) / 7),
+    (45, 7, 0.2, Distribution(dist="fixed", value=0.05), 2.0, 0.64 * (0.2**5 / 32 + 0.2**6 / 0.8) / 7),
+    (35, 10, 0.3, Distribution(dist="exponential", mean=1), 0.0,
+     0.49 * (0.09 * math.exp(-5) / 2 + 0.027 * (1 - math.exp(-5) / 2) + 0.0081 * (1 - math.exp(-15) / 2)
+             + 0.3**5 / 0.7) / 10),
+    (30, 10, 0.1, Distribution(dist="empirical", values=[0, 1, 1, 3]), 0.0, 0.81 * (0.01 * 5 / 16 + 0.001 / 0.9) / 10),
+])
+def test_mistake_rate_with_gap_noise_at_hand_values(T, delta, p, delay, jitter, expected):
+    """The general series at hand-worked points (the boundary term where T is a multiple of Δ)."""
+    assert theory.mistake_rate(T, delta, p, delay, jitter) == pytest.approx(expected, rel=1e-4)
+    assert theory.mean_mistake_recurrence(T, delta, p, delay, jitter) == pytest.approx(1 / expected, rel=1e-4)
+
+
+def test_mistake_rate_default_delay_per_host_day():
+    """The compare demo's cell: T = 30, Δ = 10, p = 1 % with Nova's default delay gives 0.43, not 0.009."""
+    assert theory.mistake_rate(30, 10, 0.01, _DEFAULT_DELAY) * 86400 == pytest.approx(0.431957, rel=1e-4)
+
+
+def test_constant_delay_keeps_the_closed_form():
+    """X ≡ 0 (fixed delay, no jitter) is the special case (1 − p)·pᵏ/Δ, at integer T/Δ too."""
+    fixed = Distribution(dist="fixed", value=0.3)
+    for T, delta, p in [(30, 10, 0.5), (45, 7, 0.2), (55, 10, 0.3), (0.3, 0.1, 0.4)]:
+        assert theory.mistake_rate(T, delta, p, fixed) == theory.mistake_rate(T, delta, p)
+        k = theory.mistake_losses(T, delta)
+        assert theory.mistake_rate(T, delta, p, fixed) == pytest.approx((1 - p) * p**k / delta)
+
+
+def test_gap_survival_lognormal_against_a_fine_monte_carlo():
+    """The numerical lognormal (and lognormal + jitter) survival within 4 s.e. of 2·10⁶ draws."""
+    rng = np.random.default_rng(12345)
+    n = 2_000_000
+    d = _DEFAULT_DELAY.sample(rng, 2 * n)
+    x_delay = d[:n] - d[n:]
+    x_jitter = x_delay + rng.uniform(-0.05, 0.05, n) - rng.uniform(-0.05, 0.05, n)
+    for sample, jitter in [(x_delay, 0.0), (x_jitter, 0.05)]:
+        for x in (-0.1, 0.0, 0.01, 0.05, 0.2):
+            mc = float(np.mean(sample > x))
+            assert abs(theory.gap_survival(x, _DEFAULT_DELAY, jitter) - mc) < 4 * math.sqrt(mc * (1 - mc) / n) + 1e-6
+    assert theory.gap_survival(0.0, _DEFAULT_DELAY) == pytest.approx(0.5, abs=1e-6)
+
+
+def test_reports_overtake_only_when_delay_spread_reaches_the_interval():
+    """P(X > Δ): 0 for a delay spread below Δ, e^(−Δ/mean)/2 for an exponential delay."""
+    assert theory.reports_overtake(10, Distribution(dist="uniform", low=0, high=6)) == 0.0
+    assert theory.reports_overtake(10, Distribution(dist="exponential", mean=3)) == pytest.approx(math.exp(-10 / 3) / 2)
+
+
+# --- tenants with m servers on the host: the first of m polls ----------------------------------
+#
+# V = min of m Uniform(0, P]: F_V(y) = 1 − (1 − y/P)^m, mean P/(m + 1).  T = 60, Δ = 10, P = 6, m = 2:
+# F(t) = [I(t − 50) − I(t − 60)]/10 with I(y) = y − 2·(1 − (1 − y/6)³) on [0, 6], y − 2 above:
+# F(55) = I(5)/10 = (5 − 2·(1 − 1/216))/10 = 0.30092593; F(60) = I(10)/10 = 0.8; F(63) = (I(13) − I(3))/10
+# = (11 − (3 − 2·(7/8)))/10 = 0.975; F(66) = 1.
+
+
+def test_tenant_first_of_m_polls_at_hand_values():
+    assert theory.tenant_extra_delay_mean(6, 2) == pytest.approx(2.0)
+    assert theory.tenant_extra_delay_mean(6) == pytest.approx(3.0)
+    assert theory.tenant_mean_detection_time(60, 10, 6, 2) == pytest.approx(57.0)
+    got = theory.tenant_detection_cdf(np.array([50.0, 55.0, 60.0, 63.0, 66.0]), 60, 10, 6, m=2)
+    assert got == pytest.approx([0.0, (3 + 2 / 216) / 10, 0.8, 0.975, 1.0], abs=1e-7)
+
+
+@pytest.mark.parametrize("p", [0.0, 0.2])
+def test_tenant_cdf_mean_is_detection_plus_p_over_m_plus_one(p):
+    """∫(1 − F) over the m = 3 CDF (with and without loss) gives E[T_D] + P/4."""
+    t = np.linspace(0.0, 80.0, 8_001)
+    survival = 1.0 - np.asarray(theory.tenant_detection_cdf(t, 60, 10, 8, p, m=3))
+    mean = float(np.sum((survival[1:] + survival[:-1]) / 2 * np.diff(t)))
+    assert mean == pytest.approx(theory.mean_detection_time(60, 10, p) + 2.0, abs=2e-3)
