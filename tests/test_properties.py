@@ -1,7 +1,8 @@
 """Property tests: any valid small scenario runs, and its tables hold the model's invariants.
 
 Scenarios are drawn by hypothesis (profile ``ci`` in conftest.py: derandomized, bounded) over
-the features that interact: fault kinds and arrivals, loss and delay, a monitor, maintenance
+the features that interact: fault kinds and arrivals, loss (independent, bursty, hiccups), delay,
+a restart start-up time, a monitor, maintenance
 windows (overlapping ones too), the tenants' policy and microversion.  The resolver is checked
 against a brute-force reference written from Nova's code, not from simstatus's.
 """
@@ -87,6 +88,10 @@ def fault(draw, hosts: int, duration: float) -> dict:
     return entry
 
 
+_BURSTY = {"model": "gilbert-elliott", "p_good_to_bad": 0.05, "p_bad_to_good": 0.3}
+_HICCUPS = {"rate_per_day": 48, "duration": 40, "fraction": 0.8}
+
+
 @st.composite
 def small_scenario(draw) -> tuple[dict, str]:
     hosts = draw(st.integers(1, 5))
@@ -107,8 +112,9 @@ def small_scenario(draw) -> tuple[dict, str]:
                  "servicegroup_driver": draw(st.sampled_from(["db", "mc"])),
                  "host_status_precedence": draw(st.sampled_from(["nova", "api-ref"])), "policy": rules},
         "cloud": {"hosts": hosts, "projects": draw(st.integers(1, 3)), "servers_per_host": draw(st.integers(0, 2))},
-        "heartbeat": {"loss": draw(st.sampled_from([0.0, 0.2])), "delay": draw(_delay),
-                      "warm_start": draw(st.booleans())},
+        "heartbeat": {"loss": draw(st.sampled_from([0.0, 0.2, _BURSTY])), "delay": draw(_delay),
+                      "warm_start": draw(st.booleans()), "startup": draw(st.sampled_from([0, 20])),
+                      **({"hiccups": _HICCUPS} if draw(st.booleans()) else {})},
         "faults": draw(st.lists(fault(hosts, duration), max_size=3)),
         "monitor": {"enabled": draw(st.booleans()), "action": draw(st.sampled_from(["force_down", "disable"]))},
         "maintenance": windows,
@@ -122,7 +128,7 @@ def _num(x) -> float:
     return math.nan if x is None else float(x)
 
 
-@settings(max_examples=20)
+@settings(max_examples=30)
 @given(case=small_scenario())
 def test_any_small_scenario_runs_and_holds_the_invariants(case):
     scenario, sees = case
