@@ -2,8 +2,8 @@
 
 Scenarios are drawn by hypothesis (profile ``ci`` in conftest.py: derandomized, bounded) over
 the features that interact: fault kinds and arrivals, loss (independent, bursty, hiccups), delay,
-a restart start-up time, a monitor, maintenance
-windows (overlapping ones too), the tenants' policy and microversion.  The resolver is checked
+a restart start-up time, a monitor, maintenance windows (overlapping ones too), the tenants' policy
+and microversion.  The resolver is checked
 against a brute-force reference written from Nova's code, not from simstatus's.
 """
 
