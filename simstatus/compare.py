@@ -211,7 +211,10 @@ _OVERTAKE_FLOOR = 0.0005
 
 def _false_unknown_theory(s: Scenario, T: float, delta: float, p: float) -> tuple[float, list[str]]:
     """λ_M × 86400 for the scenario's loss, delay and jitter, or NaN and why it does not hold."""
-    broken = sorted({f.kind for f in s.faults} & {"control_plane_stall", "clock_skew", "partition"})
+    kinds = {"control_plane_stall", "clock_skew", "partition"}
+    if s.nova.servicegroup_driver == "mc":  # an outage turns every host UNKNOWN (no effect on db)
+        kinds.add("memcached_outage")
+    broken = sorted({f.kind for f in s.faults} & kinds)
     if broken:
         return math.nan, [f"{', '.join(broken)} add false UNKNOWN (or end reports) beyond the loss and delay "
                           "theory: false UNKNOWN theory n/a"]

@@ -72,6 +72,7 @@ FAULT_STYLES: dict[str, tuple[str, str | None, str]] = {
     "partition": ("#56B4E9", "\\\\\\\\", "partition"),
     "control_plane_stall": ("#F0E442", "xxx", "control-plane stall"),
     "clock_skew": ("#FFFFFF", "....", "clock skew"),
+    "memcached_outage": ("#E69F00", "++", "memcached outage"),
     "maintenance": ("#0072B2", "////", "maintenance"),
 }
 _OTHER_FAULT = ("#777777", None, "other")

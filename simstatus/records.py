@@ -30,7 +30,7 @@ class EventRecord(NamedTuple):
 
     at: float
     host: str
-    kind: str  # host_crash | compute_hang | partition | control_plane_stall | clock_skew | maintenance
+    kind: str  # a fault kind (host_crash, …, clock_skew, memcached_outage) | maintenance
     fault: str  # fault id ("f12") or maintenance id ("m0")
     phase: str  # start | end
 
@@ -71,7 +71,7 @@ class FalseUnknownRecord(NamedTuple):
     host: str
     start_at: float
     end_at: float  # NaN if still UNKNOWN when the run ended
-    cause: str  # loss | delay | stall | skew
+    cause: str  # loss | delay | stall | skew | memcached
 
 
 _CATEGORIES: dict[str, Sequence[str]] = {
@@ -81,7 +81,7 @@ _CATEGORIES: dict[str, Sequence[str]] = {
     "phase": ("start", "end"),
     "actor": ("monitor", "operator", "client"),
     "action": ("force_down", "unforce_down", "disable", "enable"),
-    "cause": ("loss", "delay", "stall", "skew"),
+    "cause": ("loss", "delay", "stall", "skew", "memcached"),
 }
 
 

@@ -99,8 +99,8 @@ MAX_SERVERS = 1_000_000
 MAX_PROJECTS = 100_000
 #: Expected fault occurrences per run (one per host a fault hits); 10^5 crashes take about a minute.
 MAX_FAULTS = 1e5
-#: Expected control-plane stalls² × heartbeat reports: each stall re-checks every report against
-#: every stall window, so this, not the stall count, is what costs (about 3 ns each: 10^2 stalls
+#: Expected control-plane stalls² × heartbeat reports (memcached outages² with the mc driver): each
+#: re-checks every report against every window of its kind, so this, not their count, is what costs (about 3 ns each: 10^2 stalls
 #: over 8.6·10^5 reports took 33 s, 10^3 stalls over 8.6·10^4 reports 111 s).
 MAX_STALL_CHECKS = 1e10
 #: Deepest nesting of tables and arrays; a real scenario needs four (``faults[0].duration.values``).
@@ -115,12 +115,13 @@ MAX_END = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
 #: Earliest ``start``: Nova's timestamps, and a clock skew of up to ten years before it, stay after year 1.
 MIN_START = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
-FaultKind = Literal["host_crash", "compute_hang", "partition", "control_plane_stall", "clock_skew"]
+FaultKind = Literal["host_crash", "compute_hang", "partition", "control_plane_stall", "clock_skew",
+                    "memcached_outage"]
 DetectableKind = Literal["host_crash", "compute_hang", "partition"]
 HostSelection = Union[Literal["all"], list[str], int]
 
 _FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
-_GLOBAL_KINDS = frozenset({"control_plane_stall"})
+_GLOBAL_KINDS = frozenset({"control_plane_stall", "memcached_outage"})
 _DIST_PARAMS: dict[str, tuple[str, ...]] = {
     "fixed": ("value",),
     "uniform": ("low", "high"),
@@ -755,6 +756,8 @@ class FaultConfig(_Model):
     at: Annotated[float | None, BeforeValidator(_optional(_duration_ge0))] = None
     duration: Distribution | None = None
     offset: Annotated[float | None, BeforeValidator(_optional(_duration_signed))] = None
+    #: memcached_outage only: memcached restarts empty (true, the default) or keeps its keys
+    restart: Annotated[bool | None, BeforeValidator(_optional(_bool))] = None
 
     @model_validator(mode="after")
     def _consistent(self) -> FaultConfig:
@@ -783,6 +786,11 @@ class FaultConfig(_Model):
         if self.kind != "clock_skew" and self.offset is not None:
             problems.append((("offset",), f"only clock_skew takes an offset (got {_show(self.offset)} "
                                           f"for {self.kind})"))
+        if self.kind != "memcached_outage" and self.restart is not None:
+            problems.append((("restart",), f"only memcached_outage takes restart (got {_show(self.restart)} "
+                                           f"for {self.kind})"))
+        elif self.kind == "memcached_outage" and self.restart is None:
+            self.restart = True  # spelled out, so that the scenario written back says it
         if problems:
             raise _Problems(problems)
         return self
@@ -925,7 +933,7 @@ class Scenario(_Model):
         """Expected arrivals of ``faults[index]`` within the run, each counted once per host it hits.
 
         Arrivals on a host already under a fault of the same kind are skipped by the model but
-        still cost a draw, so they count.  A control-plane stall holds every host.
+        still cost a draw, so they count.  A control-plane stall or memcached outage holds every host.
         """
         fault = self.faults[index]
         n = self.cloud.hosts
@@ -955,17 +963,20 @@ class Scenario(_Model):
                              "servers per scenario)"))
         reports = c.hosts * self.duration / self.nova.report_interval
         total, stalls, stall_key = 0.0, 0.0, ("faults",)
+        # the windows every report is checked against: stalls for db, memcached outages for mc
+        checked = "memcached_outage" if self.nova.servicegroup_driver == "mc" else "control_plane_stall"
         for i, fault in enumerate(self.faults):
             arrivals = self.expected_fault_arrivals(i)
             total += arrivals
             key = next(k for k in ("rate_per_host_day", "rate_per_day", "at") if getattr(fault, k) is not None)
-            if fault.kind in _GLOBAL_KINDS:
+            if fault.kind == checked:
                 stalls += arrivals / c.hosts
                 stall_key = ("faults", i, key) if stall_key == ("faults",) else ("faults",)  # one entry: name it
             if arrivals > MAX_FAULTS:
+                every = "memcached outage" if fault.kind == "memcached_outage" else "control-plane stall"
                 problems.append((("faults", i, key), f"about {arrivals:.2g} fault occurrences expected "
                                  f"(allowed: at most {int(MAX_FAULTS):,} per run, counting one per host a "
-                                 "fault hits, every host for a control-plane stall; lower the rate, the "
+                                 f"fault hits, every host for a {every}; lower the rate, the "
                                  "hosts or duration)"))
         hiccups = self.heartbeat.hiccups
         if hiccups is not None:
@@ -985,9 +996,11 @@ class Scenario(_Model):
                              f"fault hits, every host for a control-plane stall{also})"))
         checks = stalls * stalls * reports
         if checks > MAX_STALL_CHECKS and each_fine:
-            problems.append((stall_key, f"about {stalls:.2g} control-plane stalls, squared, × {reports:.2g} "
+            many, one = (("memcached outages", "outage") if checked == "memcached_outage"
+                         else ("control-plane stalls", "stall"))
+            problems.append((stall_key, f"about {stalls:.2g} {many}, squared, × {reports:.2g} "
                              f"heartbeat reports = {checks:.2g} checks (allowed: at most {MAX_STALL_CHECKS:.0e}, "
-                             "as each stall re-checks every report against every stall; lower the stall "
+                             f"as each {one} re-checks every report against every {one}; lower the {one} "
                              "rate, cloud.hosts or duration)"))
         return problems
 

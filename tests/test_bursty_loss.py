@@ -29,11 +29,11 @@ def _zero_delay(rng, n):
     return np.zeros(n)
 
 
-def _stream(*, loss=0.0, hiccups=None, fraction=1.0, hiccup_rng=None, chunk=None, horizon=1000.0):
+def _stream(*, loss=0.0, hiccups=None, fraction=1.0, hiccup_rng=None, chunk=None, horizon=1000.0, driver="db"):
     cls = HeartbeatStream if chunk is None else type("Chunked", (HeartbeatStream,), {"CHUNK": chunk})
     return cls(report_interval=10.0, first_report_delay=5.0, jitter=0.0, delay=_zero_delay, loss=loss,
                rng=np.random.default_rng(0), stalls=[], phase=None, horizon=horizon, hiccups=hiccups,
-               hiccup_fraction=fraction, hiccup_rng=hiccup_rng)
+               hiccup_fraction=fraction, hiccup_rng=hiccup_rng, driver=driver)
 
 
 def _written(hs: HeartbeatStream, n: int, replans=()) -> np.ndarray:
@@ -237,3 +237,10 @@ def test_correlated_loss_gives_more_false_unknown_than_independent_of_the_same_m
     # correlated: the hosts go down together, within one report interval of each other
     starts = np.sort(correlated.false_unknown["start_at"].to_numpy(dtype=float))
     assert np.median(np.diff(starts)) <= 10.0
+
+
+def test_hiccups_do_not_touch_the_mc_driver():
+    """A conductor hiccup drops db reports only: mc reports go to memcached, around the conductor."""
+    hs = _stream(hiccups=_FixedHiccups([(100.0, 170.0)]), driver="mc")
+    assert hs.last_report(125.0) == (125.0, 125.0)
+    assert hs.next_liveness_change(100.0, 60.0, "mc") is None  # never down before the horizon

@@ -31,7 +31,7 @@ ROUTES = [("GET", "/simstatus/clock", None), ("POST", "/simstatus/clock/advance"
           ("GET", "/simstatus/faults", None),
           ("POST", "/simstatus/faults", {"kind": "host_crash", "host": "compute-000"}),
           ("DELETE", "/simstatus/faults/f0", None)]
-KINDS = "host_crash, compute_hang, partition, control_plane_stall, clock_skew"
+KINDS = "host_crash, compute_hang, partition, control_plane_stall, clock_skew, memcached_outage"
 
 
 @pytest.fixture(scope="module")
@@ -165,13 +165,14 @@ def test_fault_with_duration_ends_by_itself(client):
     assert (listed["end"], listed["active"]) == (fault["start"] + 30, False)
 
 
-def test_stall_is_global(client):
-    """control_plane_stall acts on every host and takes no host."""
-    fault = client.post("/simstatus/faults", json={"kind": "control_plane_stall", "duration": 1}, headers=ADMIN)
+@pytest.mark.parametrize("kind", ["control_plane_stall", "memcached_outage"])
+def test_stall_is_global(client, kind):
+    """control_plane_stall and memcached_outage act on every host and take no host."""
+    fault = client.post("/simstatus/faults", json={"kind": kind, "duration": 1}, headers=ADMIN)
     assert fault.status_code == 201
     assert fault.json()["fault"]["hosts"] == ["compute-000", "compute-001", "compute-002", "compute-003"]
     client.post("/simstatus/clock/advance", json={"seconds": 1}, headers=ADMIN)
-    with_host = _inject(client, kind="control_plane_stall", host="compute-000")
+    with_host = _inject(client, kind=kind, host="compute-000")
     assert "give no host" in _fault(with_host, 400)
 
 

@@ -42,7 +42,7 @@ __all__ = ["CONTROL_RULE", "FAULT_KINDS", "MAX_ADVANCE", "MAX_OFFSET", "Clock", 
 #: The name the 403 message gives; not an oslo.policy rule (only the admin token passes).
 CONTROL_RULE = "simstatus:control"
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
-_GLOBAL_KINDS = frozenset({"control_plane_stall"})
+_GLOBAL_KINDS = frozenset({"control_plane_stall", "memcached_outage"})  # a memcached outage here restarts it empty
 #: The most one ``POST /simstatus/clock/advance`` may move the clock (366 days, in seconds): the
 #: advance runs in slices on the server's only event loop, so other requests are answered
 #: meanwhile, but one call still should not run for minutes.

@@ -17,12 +17,14 @@ __all__ = ["Window", "in_windows"]
 
 @dataclass(slots=True)
 class Window:
-    """``[start, end)`` during which a fault acts; ``offset`` is the clock skew, if any."""
+    """``[start, end)`` during which a fault acts; ``offset`` is the clock skew, if any;
+    ``flush`` marks a memcached outage whose restart empties the cache at ``start``."""
 
     start: float
     end: float = float("inf")
     offset: float = 0.0
     fault: str = ""
+    flush: bool = False
 
 
 def in_windows(times: np.ndarray, windows: list[Window]) -> tuple[np.ndarray, np.ndarray]:

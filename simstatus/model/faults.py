@@ -12,8 +12,13 @@ What each kind does to a host's reports:
 * ``compute_hang``: the timer stops, VMs keep running; on recovery the overdue report goes
   at once and the timer continues from there.
 * ``partition``: reports arriving during the window never reach the conductor.
-* ``control_plane_stall``: global; reports arriving during the window are written when it ends.
-* ``clock_skew``: reports written during the window carry ``last_seen_up`` offset by ``offset``.
+* ``control_plane_stall``: global; reports arriving during the window are written when it ends
+  (db driver only: mc reports go straight to memcached and do not wait).
+* ``clock_skew``: reports written during the window carry ``last_seen_up`` offset by ``offset``
+  (db driver only: the conductor's clock; an mc key carries nova-compute's own time).
+* ``memcached_outage``: global; with the mc driver no key can be read (every host is down) and
+  sets arriving during the window are lost; with ``restart`` the cache is empty afterwards.  No
+  effect with the db driver.  nova-compute is healthy, so the UNKNOWN it causes is false.
 """
 
 from __future__ import annotations
@@ -28,12 +33,14 @@ from ..records import EventRecord
 from .conditions import Window
 from .streams import quantize
 
-__all__ = ["Fault", "FaultInjector", "REAL_FAULTS", "TIMER_FAULTS"]
+__all__ = ["Fault", "FaultInjector", "GLOBAL_FAULTS", "REAL_FAULTS", "TIMER_FAULTS"]
 
 #: Kinds after which the host's nova-compute is not healthy (UNKNOWN is then a true alarm).
 REAL_FAULTS = frozenset({"host_crash", "compute_hang", "partition"})
 #: Kinds that stop the report timer.
 TIMER_FAULTS = frozenset({"host_crash", "compute_hang"})
+#: Kinds that act on the whole cloud at once (one occurrence, every host).
+GLOBAL_FAULTS = frozenset({"control_plane_stall", "memcached_outage"})
 _DAY = 86400.0
 
 
@@ -103,12 +110,13 @@ class FaultInjector:
 
     def _arrivals(self, config, hosts: list[str], rng: np.random.Generator):
         env = self.env
-        stall = config.kind == "control_plane_stall"
+        stall = config.kind in GLOBAL_FAULTS
+        restart = config.restart is not False  # None (another kind) or True
         if config.at is not None:
             yield env.timeout(quantize(config.at))
             duration = self._duration(config, rng)
             if stall:
-                self.inject(config.kind, None, duration)
+                self.inject(config.kind, None, duration, restart=restart)
             else:
                 for host in hosts:
                     self.inject(config.kind, host, duration, offset=config.offset or 0.0)
@@ -120,7 +128,8 @@ class FaultInjector:
         while True:
             yield env.timeout(quantize(rng.exponential(1.0 / rate)))
             host = None if stall else hosts[int(rng.integers(len(hosts)))]
-            self.inject(config.kind, host, self._duration(config, rng), offset=config.offset or 0.0)
+            self.inject(config.kind, host, self._duration(config, rng), offset=config.offset or 0.0,
+                        restart=restart)
 
     @staticmethod
     def _duration(config, rng: np.random.Generator) -> float:
@@ -129,8 +138,13 @@ class FaultInjector:
         return max(quantize(float(config.duration.sample(rng))), 0.0)
 
     # -- one fault ------------------------------------------------------------------------------
-    def inject(self, kind: str, host: str | None, duration: float, *, offset: float = 0.0) -> Fault | None:
-        """Start a fault now on ``host`` (``None``: every host, for a stall); ``None`` if skipped."""
+    def inject(
+        self, kind: str, host: str | None, duration: float, *, offset: float = 0.0, restart: bool = True
+    ) -> Fault | None:
+        """Start a fault now on ``host`` (``None``: every host, for a global kind); ``None`` if skipped.
+
+        ``restart`` (memcached outage only): memcached comes back empty.
+        """
         env, world = self.env, self.world
         hosts = world.hosts if host is None else [host]
         if any(kind in self.active[h] for h in hosts):
@@ -146,6 +160,10 @@ class FaultInjector:
         if kind == "control_plane_stall":
             window = Window(now, fault.end, fault=fault.id)
             world.stalls.append(window)
+            fault.windows.append(window)
+        elif kind == "memcached_outage":
+            window = Window(now, fault.end, fault=fault.id, flush=restart)
+            world.outages.append(window)
             fault.windows.append(window)
         for h in hosts:
             stream = world.streams[h]

@@ -11,6 +11,11 @@ conductor clock changes the stamp) calls :meth:`HeartbeatStream.replan`, which k
 was already written and re-plans only from that instant.  Simulation cost therefore follows
 the faults and status changes, not the number of heartbeats (see ``docs/design-notes.md``).
 
+With the ``mc`` driver nova-compute sets its memcached key itself (nova/servicegroup/drivers/mc.py
+``_report_state``): no conductor, so control-plane stalls and a conductor's clock skew do not touch
+its reports, while a memcached outage (:attr:`HeartbeatStream.outages`) loses the sets that arrive
+during it, makes every key unreadable while it lasts and, if memcached restarts, empties the cache.
+
 Each report ``k`` owns its random draws (delay, loss, jitter) whatever the chunking, so the
 plan is a pure function of the host's stream, the timer segments and the fault windows.
 Bursty loss (a Gilbert–Elliott chain) and conductor hiccups draw from their own streams
@@ -29,7 +34,7 @@ from .streams import quantize
 
 __all__ = ["HeartbeatStream"]
 
-_WRITTEN, _LOST, _PARTITIONED, _STALLED, _SKEWED = range(5)
+_WRITTEN, _LOST, _PARTITIONED, _STALLED, _SKEWED, _OUTAGE = range(6)
 _INF = float("inf")
 
 
@@ -58,7 +63,11 @@ class HeartbeatStream:
     :param startup: a sampler ``(rng) -> float``: nova-compute's start-up time after a crash,
         before its timer starts (``None``: none).
     :param startup_rng: this host's start-up stream (``None`` for a fixed start-up time).
-    :param stalls: the control-plane stall windows, shared by every host.
+    :param stalls: the control-plane stall windows, shared by every host (ignored by ``mc``).
+    :param driver: the servicegroup driver: ``"db"`` writes through the conductor, ``"mc"`` sets a
+        memcached key straight from nova-compute.
+    :param outages: the memcached outage windows, shared by every host (``mc`` only; ``flush``
+        when the outage is a restart that empties the cache).
     :param phase: ``None`` for a cold start (created at 0, first tick after
         ``first_report_delay``), else the first tick's offset in ``[0, Δ)`` of a service that
         has been reporting for a while (its previous report landed at ``phase − Δ``).
@@ -84,6 +93,8 @@ class HeartbeatStream:
         hiccup_rng: np.random.Generator | None = None,
         startup=None,
         startup_rng: np.random.Generator | None = None,
+        driver: str = "db",
+        outages: list[Window] | None = None,
     ) -> None:
         self.report_interval = float(report_interval)
         self.first_report_delay = float(first_report_delay)
@@ -92,12 +103,16 @@ class HeartbeatStream:
         self._chain = loss if isinstance(loss, GilbertElliottChain) else None
         self.loss = 0.0 if self._chain is not None else float(loss)  # independent loss, from the host's stream
         self._rng = rng
-        self._hiccups = hiccups
+        self._hiccups = hiccups if driver == "db" else None  # a conductor hiccup: mc reports bypass it
         self._hiccup_fraction = float(hiccup_fraction)
         self._hiccup_rng = hiccup_rng
         self._startup = startup
         self._startup_rng = startup_rng
-        self.stalls = stalls
+        self.driver = driver
+        # mc reports never pass the conductor: its stalls do not hold them (a private empty list),
+        # and memcached outages matter to mc only
+        self.stalls = stalls if driver == "db" else []
+        self.outages = outages if driver == "mc" and outages is not None else []
         self.partitions: list[Window] = []
         self.skews: list[Window] = []
         self.horizon = float(horizon)
@@ -185,6 +200,10 @@ class HeartbeatStream:
             # only reports that reach the conductor can be dropped by its hiccup (not partitioned ones)
             drop = self._drops[k_lo - self._draw_base : k_hi - self._draw_base] < self._hiccup_fraction
             fate[drop & self._hiccups.covers(arrive) & (fate == _WRITTEN)] = _LOST
+        if self.outages:
+            # memcached unreachable: the set fails (a partitioned host's report never got there)
+            down, _ = in_windows(arrive, self.outages)
+            fate[down & (fate == _WRITTEN)] = _OUTAGE
         write = np.where(fate == _WRITTEN, arrive, _INF)
         write[~np.isfinite(send)] = _INF
         if self.stalls:
@@ -194,7 +213,7 @@ class HeartbeatStream:
                 write = np.where(stalled, ends[which], write)
                 fate[stalled] = _STALLED
         stamp = write.copy()
-        if self.skews:
+        if self.skews and self.driver == "db":  # mc: nova-compute stamps its own key, not a conductor
             skewed, which = in_windows(write, self.skews)
             if skewed.any():
                 offsets = np.array([w.offset for w in self.skews])
@@ -322,6 +341,24 @@ class HeartbeatStream:
 
     # -- reads ------------------------------------------------------------------------------
     def last_report(self, now: float) -> tuple[float, float] | None:
+        """``(written_at, stamp)`` of the newest report the servicegroup driver can read at ``now``.
+
+        That is :meth:`last_write`, except that with ``mc`` nothing can be read while memcached is
+        out, nor a key set before a restart that emptied the cache (``None``: no key).
+        """
+        report = self.last_write(now)
+        if report is not None and self.outages and not self._readable(report[0], now):
+            return None
+        return report
+
+    def _readable(self, written: float, at: float) -> bool:
+        """mc: whether a key set at ``written`` can be read at ``at`` (memcached up, not emptied since)."""
+        for w in self.outages:
+            if w.start <= at < w.end or (w.flush and written < w.start <= at):
+                return False
+        return True
+
+    def last_write(self, now: float) -> tuple[float, float] | None:
         """``(written_at, stamp)`` of the newest report written at or before ``now``."""
         self._ensure(now)
         n = int(np.searchsorted(self._w, now, side="right"))
@@ -338,7 +375,8 @@ class HeartbeatStream:
 
         Returns ``(instant, up_after)``, or ``None`` if nothing changes before the horizon.
         ``db``: up ⇔ ``|t − stamp| <= T`` (inclusive, so it turns down just *after*
-        ``stamp + T``); ``mc``: up ⇔ ``t − written_at < T``.
+        ``stamp + T``); ``mc``: up ⇔ ``t − written_at < T``, the key not emptied by a memcached
+        restart since, and memcached not out at ``t``.
         """
         self._commit(now)
         T = float(service_down_time)
@@ -360,6 +398,8 @@ class HeartbeatStream:
                 never = np.isnan(written)
                 lo = np.where(never, _INF, -_INF)
                 hi = np.where(never, -_INF, written + T)
+                if self.outages:
+                    hi = np.minimum(hi, self._next_flush(written))
             else:
                 lo, hi = stamps - T, stamps + T
             v0 = (lo <= seg_start) & (seg_start < hi)
@@ -369,6 +409,8 @@ class HeartbeatStream:
             values = np.stack([v0, np.ones_like(v0), np.zeros_like(v0)], axis=1).ravel()
             mask = np.stack([np.ones_like(v0), x1_ok, x2_ok], axis=1).ravel()
             times, values = times[mask], values[mask]
+            if driver == "mc" and self.outages:
+                times, values = self._through_outages(times, values, float(seg_start[0]), self._planned_until)
             if cur is None:
                 cur = bool(values[0])
             change = np.flatnonzero(values != cur)
@@ -381,18 +423,53 @@ class HeartbeatStream:
             self._extend(self._planned_until + step)
             step *= 2
 
+    def _next_flush(self, written: np.ndarray) -> np.ndarray:
+        """Per key write: when the first memcached restart after it empties the cache (inf: none)."""
+        starts = np.sort([w.start for w in self.outages if w.flush] + [_INF])
+        return starts[np.searchsorted(starts, written, side="right").clip(max=starts.size - 1)]
+
+    def _through_outages(
+        self, times: np.ndarray, values: np.ndarray, start: float, end: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Liveness breakpoints in ``[start, end)`` with memcached outages laid over: down while one
+        lasts, and after it whatever the keys say (entries at one instant all agree)."""
+        inside, _ = in_windows(times, self.outages)
+        extra_t: list[float] = []
+        extra_v: list[bool] = []
+        for w in self.outages:
+            if start <= w.start < end:
+                extra_t.append(w.start)
+                extra_v.append(False)
+            if start < w.end < end:
+                k = int(np.searchsorted(times, w.end, side="right")) - 1  # times[0] == start < w.end
+                again = any(o.start <= w.end < o.end for o in self.outages)  # a next outage at once
+                extra_t.append(w.end)
+                extra_v.append(bool(values[k]) and not again)
+        values = values & ~inside
+        if not extra_t:
+            return times, values
+        times = np.concatenate([times, extra_t])
+        values = np.concatenate([values, np.asarray(extra_v, dtype=bool)])
+        order = np.argsort(times, kind="stable")
+        return times[order], values[order]
+
     def explain_down(self, at: float) -> str:
-        """Why no report kept the service up at ``at``: stall, skew, loss or delay."""
+        """Why no report kept the service up at ``at``: stall, memcached, skew, loss or delay."""
         self._commit(at)
         if any(w.start <= at < w.end for w in self.stalls):
             return "stall"
         n = int(np.searchsorted(self._w, at, side="right"))
         base = (float(self._w[n - 1]), float(self._stamp[n - 1]), int(self._count[n - 1])) if n else self._base
+        if any(w.start <= at < w.end for w in self.outages) or (
+                base and self.outages and not self._readable(base[0], at)):
+            return "memcached"  # out now, or a restart emptied the cache after the last set
         if base and base[1] != base[0]:
             return "skew"
         k_lo = base[2] + 1 if base else 0
         send, _, _, fate = self._fate(k_lo, max(self._last_tick_count(at), k_lo))
         fate = fate[np.isfinite(send) & (send <= at)]
+        if (fate == _OUTAGE).any():
+            return "memcached"
         if (fate == _STALLED).any():
             return "stall"
         if (fate == _LOST).any():

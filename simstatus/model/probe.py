@@ -10,7 +10,8 @@ records a transition only if the answer changed.  No timeout per heartbeat.
 It also keeps the false-UNKNOWN episodes: UNKNOWN while the host's nova-compute is healthy
 and reachable — no crash, hang or partition acting on it, and none that ended after its newest
 written report (a restarting nova-compute that has not reported yet is recovery, not a false
-alarm) — with the cause the heartbeat stream gives.
+alarm) — with the cause the heartbeat stream gives.  A memcached outage is not a fault of the
+host, so the UNKNOWN it causes under the mc driver is false (cause ``memcached``).
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ class StatusProbe:
         self.status = new
         if new != HostStatus.UNKNOWN:
             return
-        report = self.stream.last_report(now)
+        report = self.stream.last_write(now)  # what nova-compute got through, whether readable now or not
         if not self._explains_unknown(self.host, report and report[0]):
             cause = self.stream.explain_down(now)
             if cause != "partition":

@@ -69,6 +69,7 @@ class World:
         self.observations: list[ObservationRecord] = []
         self.false_unknown: list[FalseUnknownRecord] = []
         self.stalls: list[Window] = []
+        self.outages: list[Window] = []  # memcached outages (the mc driver's store)
         self.streams: dict[str, HeartbeatStream] = {}
         self.probes: dict[str, StatusProbe] = {}
 
@@ -97,6 +98,8 @@ class World:
                 hiccup_rng=stream(s.seed, "heartbeat-hiccup", i) if fraction < 1 else None,
                 startup=hb.startup.sample,
                 startup_rng=stream(s.seed, "heartbeat-startup", i) if random_startup else None,
+                driver=s.nova.servicegroup_driver,
+                outages=self.outages,
             )
             self.streams[host] = hs
             self.cloud.services[host].heartbeats = hs
