@@ -59,7 +59,8 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+    """The public API only (not the helpers this module imports to be lazy)."""
+    return sorted([*_EXPORTS, "__version__"])
 
 
 class _Package(types.ModuleType):
