@@ -68,6 +68,16 @@ class Comparison:
     def __str__(self) -> str:
         return format_table(self)
 
+    def __repr__(self) -> str:
+        return (f"<Comparison of {', '.join(escape_control(k, limit=80) for k in self.keys) or 'the scenario'}: "
+                f"{len(self.table)} settings, {self.sweep.failed} failed runs; print() it for the table>")
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the same table as the terminal's, monospaced."""
+        import html
+
+        return f"<pre>{html.escape(format_table(self))}</pre>"
+
 
 def _split_top_level(text: str) -> list[str]:
     """Split on commas outside brackets, braces and quotes (so TOML arrays stay whole)."""

@@ -73,6 +73,27 @@ class Result:
     def tables(self) -> dict[str, pd.DataFrame]:
         return {name: getattr(self, name) for name in TABLES}
 
+    def _headline(self) -> str:
+        s = self.scenario
+        return (f"{escape_control(s.name, limit=80)}: {s.cloud.hosts} hosts, {s.duration / 3600:g} h simulated, "
+                f"seed {s.seed}, service_down_time {s.nova.service_down_time:g} s, "
+                f"report_interval {s.nova.report_interval:g} s")
+
+    def __repr__(self) -> str:
+        """One line for a terminal: the scenario and how many rows each table has (not a dataclass dump
+        of six DataFrames)."""
+        counts = ", ".join(f"{len(getattr(self, name))} {name}" for name in TABLES)
+        return f"<Result {self._headline()}; {counts}>"
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the scenario, the table sizes and :meth:`summary` as a table."""
+        import html
+
+        counts = ", ".join(f"{len(getattr(self, name)):,} {name}" for name in TABLES)
+        summary = self.summary().to_html(float_format=lambda x: f"{x:.2f}", na_rep="-")
+        return (f"<p><b>simstatus Result</b>: {html.escape(self._headline())}</p>"
+                f"<p>{html.escape(counts)}</p>{summary}")
+
     def save(self, directory: str | os.PathLike, *, overwrite: bool = False) -> Path:
         """Write the run folder atomically; refuse to replace an existing one unless ``overwrite``.
 

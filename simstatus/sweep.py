@@ -85,6 +85,19 @@ class SweepResult:
     def __iter__(self):  # ``runs, summary = sweep(...)``
         return iter((self.runs, self.summary))
 
+    def __repr__(self) -> str:
+        grid = "; ".join(f"{escape_control(k, limit=80)} = {escape_control(str(v), limit=120)}"
+                         for k, v in self.grid.items()) or "the scenario as is"
+        return (f"<SweepResult {len(self.summary)} settings × {len(self.runs) // max(len(self.summary), 1)} "
+                f"replications ({grid}); {self.failed} failed; {self.wall_s:.1f} s>")
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the grid, then the per-setting summary with its confidence intervals."""
+        import html
+
+        return (f"<p>{html.escape(repr(self)[1:-1])}</p>"
+                + self.summary.to_html(float_format=lambda x: f"{x:.4g}", na_rep="-", index=False))
+
 
 def run_seed(scenario_seed: int, replication: int) -> int:
     """The seed of replication ``replication``: independent streams, the same for every setting."""
