@@ -9,12 +9,21 @@ simulated time.  Figures are wall-clock and vary between machines; ratios travel
 
 from __future__ import annotations
 
+import os
+import platform
+import statistics
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 
 import simpy
 
-__all__ = ["BenchRow", "bench_overrides", "run_bench", "format_bench"]
+__all__ = ["BenchRow", "StartupRow", "bench_overrides", "machine_name", "run_bench", "format_bench",
+           "run_startup_bench", "format_startup_bench"]
+
+#: hosts of the ``simstatus run`` that the start-up figures time (the default scenario's size)
+STARTUP_RUN_HOSTS = 20
 
 
 @dataclass(frozen=True)
@@ -83,4 +92,70 @@ def format_bench(rows: list[BenchRow]) -> str:
     for r in rows:
         lines.append(f"{r.hosts:>6} {r.hours:>6g} {r.heartbeats:>11,} {r.faults:>7} {r.transitions:>11} "
                      f"{r.baseline_s:>10.2f} {r.simstatus_s:>11.2f} {r.speedup:>8.1f}x")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class StartupRow:
+    """One command timed as a fresh process: median wall seconds over ``repeats``."""
+
+    command: str
+    wall_s: float
+    baseline_s: float  # ``python -c pass`` in the same run: the interpreter's own start-up
+
+    @property
+    def ratio(self) -> float:
+        return self.wall_s / self.baseline_s if self.baseline_s else float("inf")
+
+
+def machine_name() -> str:
+    """The CPU model and count, and the load, so figures say where they were measured."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")),
+                         model)
+    except OSError:  # not Linux: platform's answer
+        pass
+    load = f", load {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    return f"{model}, {os.cpu_count()} CPUs{load}, Python {platform.python_version()}"
+
+
+def _wall(argv: list[str], repeats: int) -> float:
+    """Median wall seconds of ``argv`` as a new process (what a user waits for at the prompt)."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def run_startup_bench(scenario: str, repeats: int = 5) -> list[StartupRow]:
+    """Time ``simstatus --version``, ``--help`` and a 20-host ``run`` of ``scenario`` as fresh
+    processes, against ``python -c pass`` measured in the same run.
+
+    They show the price of imports: ``--version`` and ``--help`` import neither pandas nor pydantic,
+    and ``run`` nothing of FastAPI or matplotlib.
+    """
+    cli = [sys.executable, "-m", "simstatus.cli"]
+    baseline = _wall([sys.executable, "-c", "pass"], repeats)
+    cases = {
+        "simstatus --version": cli + ["--version"],
+        "simstatus --help": cli + ["--help"],
+        f"simstatus run ({STARTUP_RUN_HOSTS} hosts)": cli + ["run", scenario, "--set",
+                                                           f"cloud.hosts={STARTUP_RUN_HOSTS}",
+                                                           "--set", "maintenance=[]"],
+    }
+    rows = [StartupRow("python -c pass", baseline, baseline)]
+    rows += [StartupRow(name, _wall(argv, repeats), baseline) for name, argv in cases.items()]
+    return rows
+
+
+def format_startup_bench(rows: list[StartupRow], machine: str | None = None) -> str:
+    """The start-up figures: wall seconds and the ratio to the interpreter's start-up."""
+    lines = [f"start-up as a new process on {machine or machine_name()} (median wall time)",
+             f"{'command':<28} {'wall s':>7} {'x python':>9}"]
+    for r in rows:
+        lines.append(f"{r.command:<28} {r.wall_s:>7.2f} {r.ratio:>8.1f}x")
     return "\n".join(lines)

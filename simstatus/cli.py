@@ -19,13 +19,14 @@ import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .outdir import OutputFolderError
-from .scenario import ScenarioError, load_scenario
 from .textsafe import escape_control
+
+if TYPE_CHECKING:  # pragma: no cover - `--version` and `--help` must not pay for pandas or pydantic
+    import pandas as pd
 
 __all__ = ["main"]
 
@@ -81,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-api", dest="api", action="store_false",
                        help="skip the API measurement (a 1,000-server detail list against FastAPI's default "
                             "encoding)")
+    bench.add_argument("--no-startup", dest="startup", action="store_false",
+                       help="skip the start-up measurement (--version, --help and a 20-host run as new "
+                            "processes, against `python -c pass`)")
     serve = commands.add_parser(
         "serve", help="serve Nova's compute API (2.1-2.16) over a live simulation",
         description="Serve Nova's compute API (2.1-2.16) and the /simstatus control routes over a live "
@@ -164,11 +168,18 @@ def _speed(text: str) -> float:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from .bench import bench_overrides, format_bench, run_bench
+    from .bench import (STARTUP_RUN_HOSTS, bench_overrides, format_bench, format_startup_bench, run_bench,
+                        run_startup_bench)
+    from .scenario import load_scenario
 
     for hosts in args.hosts:  # bad input fails here, before any timing
         load_scenario(args.scenario, bench_overrides(hosts, args.hours))
+    if args.startup:  # the start-up run (a child process) takes the scenario as it is, resized
+        load_scenario(args.scenario, {"cloud.hosts": STARTUP_RUN_HOSTS, "maintenance": []})
     print(format_bench(run_bench(args.scenario, args.hosts, args.hours)))
+    if args.startup:
+        print()
+        print(format_startup_bench(run_startup_bench(args.scenario)))
     if args.api:
         from .api.bench import format_api_bench, run_api_bench
 
@@ -211,6 +222,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 def format_summary(table: pd.DataFrame) -> str:
     """The summary table as fixed-width text (seconds with two decimals)."""
+    import pandas as pd
+
     shown = table.copy()
     for column in shown.columns:
         if str(shown[column].dtype) == "Int64":  # nullable counts: show missing as "-" like floats
@@ -221,6 +234,7 @@ def format_summary(table: pd.DataFrame) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from .scenario import load_scenario
     from .simulate import simulate  # keep `simstatus --help` fast
 
     scenario = load_scenario(args.scenario, args.overrides)
@@ -251,6 +265,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     from .compare import compare, format_table
+    from .scenario import load_scenario
     from .sweep import SweepError
 
     if not args.settings:
@@ -294,6 +309,7 @@ def _policy_override(scenario, args: argparse.Namespace) -> dict[str, str] | Non
     if not (args.policy_file or args.policy_rules):
         return None
     from .api.policy import Policy, PolicyError, policy_layers
+    from .scenario import ScenarioError
 
     try:
         rules = policy_layers(scenario.nova.policy, args.policy_file, args.policy_rules or None)
@@ -326,7 +342,9 @@ def _silence_stdout() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``simstatus`` console script; returns the exit code."""
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(argv)  # `--version`, `--help` and usage errors exit here...
+    from .scenario import ScenarioError  # ...before pydantic and numpy, which every command needs
+
     try:
         if args.command == "run":
             return _run(args)

@@ -4,18 +4,42 @@ from __future__ import annotations
 
 import pytest
 
-from simstatus.bench import _ticking_baseline
+from simstatus.bench import _ticking_baseline, format_startup_bench, run_startup_bench
 from simstatus.cli import main
 
 
 def test_bench_prints_one_row_per_size(capsys):
     """Two sizes give a header and two rows with the heartbeats the baseline ticked."""
-    assert main(["bench", "--hosts", "2,3", "--hours", "0.1", "--no-api"]) == 0
+    assert main(["bench", "--hosts", "2,3", "--hours", "0.1", "--no-api", "--no-startup"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert "speed-up" in lines[0] and len(lines) == 3
     # 360 s at Δ = 10 s with phases i·Δ/n: 36 ticks per host
     assert lines[1].split()[:3] == ["2", "0.1", "72"]
     assert lines[2].split()[:3] == ["3", "0.1", "108"]
+
+
+def test_startup_bench_times_each_command_against_python():
+    """Start-up: ``python -c pass`` then ``--version``, ``--help`` and a 20-host run, as new processes."""
+    rows = run_startup_bench("data/scenarios/default.toml", repeats=1)  # raises if a command fails
+    assert [r.command for r in rows] == ["python -c pass", "simstatus --version", "simstatus --help",
+                                         "simstatus run (20 hosts)"]
+    assert all(r.wall_s > 0 and r.baseline_s == rows[0].wall_s for r in rows)
+    text = format_startup_bench(rows, machine="Test CPU, 2 CPUs")
+    assert text.splitlines()[0].startswith("start-up as a new process on Test CPU, 2 CPUs")
+    assert text.splitlines()[2].split() == ["python", "-c", "pass", f"{rows[0].wall_s:.2f}", "1.0x"]
+
+
+def test_bench_prints_startup_with_the_machine(capsys, monkeypatch):
+    """``simstatus bench`` prints the start-up table, naming the machine (timing replaced here)."""
+    import simstatus.bench as bench
+
+    monkeypatch.setattr(bench, "run_startup_bench",
+                        lambda scenario: [bench.StartupRow("python -c pass", 0.02, 0.02),
+                                          bench.StartupRow("simstatus --version", 0.05, 0.02)])
+    assert main(["bench", "--hosts", "2", "--hours", "0.1", "--no-api"]) == 0
+    out = capsys.readouterr().out
+    assert f"start-up as a new process on {bench.machine_name().split(', load')[0]}" in out
+    assert "simstatus --version" in out and "2.5x" in out
 
 
 def test_bench_baseline_ticks_every_heartbeat():
