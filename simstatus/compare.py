@@ -16,16 +16,18 @@ that overtake each other are not modelled).  Where an assumption fails, the theo
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
 import re
 import tempfile
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import pandas as pd
@@ -50,6 +52,8 @@ METRICS = [
 _DAY = 86400.0
 _FIGURE_FORMATS = ("png", "svg")  # plotting.save_figure's default
 _FIGURE_NAME = re.compile(r"(latency_cdf|tradeoff|timeline_s\d+)\.(png|svg)")
+#: per figure stem, a hash of everything it was drawn from: a resume redraws only what changed
+FINGERPRINTS = "figures.json"
 
 
 @dataclass
@@ -240,16 +244,39 @@ def _false_unknown_theory(s: Scenario, T: float, delta: float, p: float) -> tupl
     return rate, []
 
 
-def _samples(folder: Path, runs: pd.DataFrame, keys: list[str]) -> dict[str, np.ndarray]:
+def _stage_bar(total: int, desc: str, unit: str, enabled: bool):
+    """A tqdm.auto bar for one stage after the sweep (which has its own), or one that says nothing:
+    loading runs and drawing figures take seconds to minutes, and must not look like a hang."""
+    from .sweep import _NoBar
+
+    if not enabled:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit)
+
+
+def _samples(folder: Path, runs: pd.DataFrame, keys: list[str], progress: bool = False) -> dict[str, np.ndarray]:
     """Per setting label: every crash → tenant latency over all replications (for CDFs)."""
     out: dict[str, list[float]] = {}
-    for _, row in runs[runs["status"] == "ok"].iterrows():
-        run = run_folder(folder, int(row["setting"]), int(row["replication"]))
-        v = pd.read_parquet(run / "visibility.parquet", columns=["event", "caused_at", "observed_at"])
-        crash = v[(v["event"] == "host_crash:start") & v["observed_at"].notna()]
-        label = ", ".join(f"{row[k]}" for k in keys)
-        out.setdefault(label, []).extend((crash["observed_at"] - crash["caused_at"]).tolist())
+    ok = runs[runs["status"] == "ok"]
+    bar = _stage_bar(len(ok), "loading runs", "run", progress)
+    try:
+        for _, row in ok.iterrows():
+            _add_samples(out, folder, row, keys)
+            bar.update()
+    finally:
+        bar.close()
     return {k: np.asarray(v) for k, v in out.items()}
+
+
+def _add_samples(out: dict[str, list[float]], folder: Path, row: pd.Series, keys: list[str]) -> None:
+    """Add one run's crash → tenant latencies to ``out`` under its setting label."""
+    run = run_folder(folder, int(row["setting"]), int(row["replication"]))
+    v = pd.read_parquet(run / "visibility.parquet", columns=["event", "caused_at", "observed_at"])
+    crash = v[(v["event"] == "host_crash:start") & v["observed_at"].notna()]
+    label = ", ".join(f"{row[k]}" for k in keys)
+    out.setdefault(label, []).extend((crash["observed_at"] - crash["caused_at"]).tolist())
 
 
 def compare(
@@ -284,14 +311,14 @@ def compare(
         stems = ["latency_cdf", "tradeoff", *(f"timeline_s{i:03d}" for i in range(n_settings))] if figures else []
         try:
             own = OutputFolder.claim(out)
-            own.record(["comparison.csv", "differences.csv",
+            own.record(["comparison.csv", "differences.csv", *([FINGERPRINTS] if figures else []),
                         *(f"{stem}.{fmt}" for stem in stems for fmt in _FIGURE_FORMATS)])
         except OutputFolderError as exc:
             raise SweepOutputError(str(exc)) from None
     with tempfile.TemporaryDirectory(prefix="simstatus-compare-") as scratch:
         folder = Path(out) if out is not None else Path(scratch)
         result = sweep(base, grid, replications, executor=executor, out=folder, progress=progress, jobs=jobs)
-        samples = _samples(folder, result.runs, keys)
+        samples = _samples(folder, result.runs, keys, progress)
     rows, notes = [], []
     summary = result.summary
     for i in range(len(summary)):
@@ -314,7 +341,7 @@ def compare(
         own.write_text("comparison.csv", table.to_csv(index=False))
         own.write_text("differences.csv", comparison.differences.to_csv(index=False))
         if figures:
-            comparison.figures = write_figures(comparison, base, Path(out))
+            comparison.figures = write_figures(comparison, base, Path(out), progress=progress)
     return comparison
 
 
@@ -375,13 +402,129 @@ def paired_differences(runs: pd.DataFrame, table: pd.DataFrame, keys: list[str],
     return pd.DataFrame(out)
 
 
-def write_figures(comparison: Comparison, base: Scenario, folder: Path) -> list[Path]:
+def setting_unit(key: str) -> str:
+    """The unit of a scenario key's values: ``"s"`` for a duration (``nova.service_down_time``),
+    else ``""``; figures print it, since "15" alone does not say 15 seconds."""
+    from pydantic import BaseModel
+
+    from .scenario import _duration_ge0, _duration_gt0
+
+    model: Any = Scenario
+    field = None
+    for part in key.split("."):
+        if part.isdigit():  # a list item (faults.0.duration): its model is the list's
+            continue
+        fields = getattr(model, "model_fields", None)
+        if not fields or part not in fields:
+            return ""
+        field = fields[part]
+        inner = [a for a in (field.annotation, *get_args(field.annotation)) if isinstance(a, type)]
+        model = next((a for a in inner if issubclass(a, BaseModel)), None)
+    if field is None or model is not None:
+        return ""
+    durations = (_duration_ge0, _duration_gt0)
+    meta = [*field.metadata, *(m for a in get_args(field.annotation) for m in getattr(a, "__metadata__", ()))]
+    return "s" if any(getattr(m, "func", None) in durations for m in meta) else ""
+
+
+def setting_label(keys: Sequence[str], values: Mapping[str, Any]) -> str:
+    """A setting as figures show it: ``service_down_time = 15 s`` (last key part, value, unit)."""
+    return ", ".join(f"{k.rsplit('.', 1)[-1]} = {values[k]}" + (" s" if setting_unit(k) == "s" else "")
+                     for k in keys)
+
+
+def write_figures(comparison: Comparison, base: Scenario, folder: Path, *, progress: bool = False) -> list[Path]:
     """As PNG and SVG: latency CDFs with theory dashed, a status timeline per setting (its first
     replication) and the detection / false-alarm trade-off (one varied key).
 
     ``folder`` is claimed as an output folder (:mod:`simstatus.outdir`): a figure is written only
     where simstatus wrote one before or nothing is, and only its own figures of an earlier call
-    that this one does not draw are removed."""
+    that this one does not draw are removed.  Drawing is most of a small comparison's time, so a
+    figure whose inputs hash as when it was last drawn (:data:`FINGERPRINTS`) and whose files are
+    still there is not drawn again: a resume redraws only what changed."""
+    paths: list[Path] = []
+    keys = comparison.keys
+    own = OutputFolder.claim(folder)
+    own.record([FINGERPRINTS])
+    drawn_before = _read_fingerprints(folder / FINGERPRINTS)
+    figures: list[tuple[str, str, Callable[[], Any]]] = []  # (stem, fingerprint, draw)
+
+    curves, params, shown = {}, [], {}
+    table = comparison.table
+    for i in range(len(table)):
+        row = _setting(table, i, keys)
+        s = load_scenario(base, row)
+        T = effective_service_down_time(s.nova.report_interval, s.nova.service_down_time)
+        label = setting_label(keys, row)
+        shown[", ".join(f"{row[k]}" for k in keys)] = label  # samples' keys: the bare values
+        weights = servers_per_project(s)
+        p = s.heartbeat.independent_loss
+        if not s.monitor.enabled and weights and p is not None:  # theory assumes independent loss
+            curves[label] = (lambda t, T=T, d=s.nova.report_interval, P=s.tenants.poll_interval,
+                             p=p, w=weights: _tenant_cdf(np.asarray(t, dtype=float), T, d, P, p, w))
+            params.append((label, T, s.nova.report_interval, s.tenants.poll_interval, p, sorted(weights.items())))
+    title = ", ".join(keys) or "setting"
+    if comparison.samples:
+        def draw_cdf() -> Any:
+            from . import plotting
+
+            samples = {shown.get(k, k): v for k, v in comparison.samples.items()}
+            ax = plotting.latency_cdf(samples, theory=curves or None, xlabel="crash → tenant detection latency (s)")
+            ax.set_title(f"Crash → tenant latency by {title} (dashed: theory)")
+            return ax
+
+        samples = sorted((k, np.asarray(v, dtype=float).tobytes()) for k, v in comparison.samples.items())
+        figures.append(("latency_cdf", _fingerprint("latency_cdf", title, samples, params), draw_cdf))
+    runs = comparison.sweep.runs
+    for _, row in runs[(runs["replication"] == 0) & (runs["status"] == "ok")].iterrows():
+        index = int(row["setting"])
+        label = setting_label(keys, row) or "scenario"
+        run = run_folder(folder, index, 0)
+
+        def draw_timeline(run: Path = run, label: str = label) -> Any:
+            from . import plotting
+            from .simulate import Result
+
+            return plotting.status_timeline(Result.load(run),
+                                            title=f"host_status as the API reported it ({label}, replication 0)")
+
+        figures.append((f"timeline_s{index:03d}", _fingerprint("timeline", label, _folder_digest(run)),
+                        draw_timeline))
+    summary = comparison.sweep.summary
+    if len(keys) == 1 and "false_unknown_per_up_host_day_mean" in summary:
+        def draw_tradeoff() -> Any:
+            from . import plotting
+
+            return plotting.tradeoff(summary, x="false_unknown_per_up_host_day", label=keys[0],
+                                     units={keys[0]: setting_unit(keys[0])})
+
+        figures.append(("tradeoff", _fingerprint("tradeoff", keys[0], summary.to_csv(index=False)), draw_tradeoff))
+
+    # a figure about to be redrawn loses its fingerprint first: if this call dies half way, the
+    # next one must not trust a hash of inputs the files on disk no longer show
+    current = {stem: fp for stem, fp, _ in figures if drawn_before.get(stem) == fp and _on_disk(own, folder, stem)}
+    _write_fingerprints(own, current)
+    bar = _stage_bar(len(figures), "figures", "figure", progress)
+    try:
+        for stem, fp, draw in figures:
+            if stem not in current:
+                paths += _draw(own, folder, stem, draw)
+                current[stem] = fp
+                _write_fingerprints(own, current)
+            else:
+                paths += [folder / f"{stem}.{fmt}" for fmt in _FIGURE_FORMATS]
+            bar.update()
+    finally:
+        bar.close()
+    drawn = {p.name for p in paths}
+    # figures of an earlier call this one does not draw (a setting whose first replication failed
+    # now): simstatus's own, by the manifest; nothing else in the folder is looked at
+    own.forget(p for p in own.paths if _FIGURE_NAME.fullmatch(p) and p not in drawn)
+    return paths
+
+
+def _draw(own: OutputFolder, folder: Path, stem: str, draw: Callable[[], Any]) -> list[Path]:
+    """Draw one figure and save it in every format (matplotlib is imported only when one is drawn)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -389,53 +532,63 @@ def write_figures(comparison: Comparison, base: Scenario, folder: Path) -> list[
 
     from . import plotting
 
-    paths: list[Path] = []
-    keys = comparison.keys
-    own = OutputFolder.claim(folder)
-
-    def save(ax, stem: str) -> list[Path]:
-        own.record([f"{stem}.{fmt}" for fmt in _FIGURE_FORMATS])
+    own.record([f"{stem}.{fmt}" for fmt in _FIGURE_FORMATS])
+    ax = draw()
+    try:
         return plotting.save_figure(ax, folder / stem, formats=_FIGURE_FORMATS)
+    finally:
+        plt.close(ax.figure)
 
-    curves = {}
-    table = comparison.table
-    for i in range(len(table)):
-        row = _setting(table, i, keys)
-        s = load_scenario(base, row)
-        T = effective_service_down_time(s.nova.report_interval, s.nova.service_down_time)
-        label = ", ".join(f"{row[k]}" for k in keys)
-        weights = servers_per_project(s)
-        p = s.heartbeat.independent_loss
-        if not s.monitor.enabled and weights and p is not None:  # theory assumes independent loss
-            curves[label] = (lambda t, T=T, d=s.nova.report_interval, P=s.tenants.poll_interval,
-                             p=p, w=weights: _tenant_cdf(np.asarray(t, dtype=float), T, d, P, p, w))
-    title = ", ".join(keys) or "setting"
-    if comparison.samples:
-        ax = plotting.latency_cdf(comparison.samples, theory=curves or None,
-                                  xlabel="crash → tenant detection latency (s)")
-        ax.set_title(f"Crash → tenant latency by {title} (dashed: theory)")
-        paths += save(ax, "latency_cdf")
-        plt.close(ax.figure)
-    runs = comparison.sweep.runs
-    from .simulate import Result
 
-    for _, row in runs[(runs["replication"] == 0) & (runs["status"] == "ok")].iterrows():
-        index = int(row["setting"])
-        label = ", ".join(f"{k}={row[k]}" for k in keys) or "scenario"
-        result = Result.load(run_folder(folder, index, 0))
-        ax = plotting.status_timeline(result, title=f"host_status as the API reported it ({label}, replication 0)")
-        paths += save(ax, f"timeline_s{index:03d}")
-        plt.close(ax.figure)
-    summary = comparison.sweep.summary
-    if len(keys) == 1 and "false_unknown_per_up_host_day_mean" in summary:
-        ax = plotting.tradeoff(summary, x="false_unknown_per_up_host_day", label=keys[0])
-        paths += save(ax, "tradeoff")
-        plt.close(ax.figure)
-    drawn = {p.name for p in paths}
-    # figures of an earlier call this one does not draw (a setting whose first replication failed
-    # now): simstatus's own, by the manifest; nothing else in the folder is looked at
-    own.forget(p for p in own.paths if _FIGURE_NAME.fullmatch(p) and p not in drawn)
-    return paths
+def _on_disk(own: OutputFolder, folder: Path, stem: str) -> bool:
+    """Whether every format of figure ``stem`` is simstatus's and still there (a user may delete one)."""
+    return all(own.owns(f"{stem}.{fmt}") and (folder / f"{stem}.{fmt}").is_file() for fmt in _FIGURE_FORMATS)
+
+
+def _code_digest() -> bytes:
+    """What draws the figures: these modules' source and matplotlib's version (an upgrade redraws)."""
+    from importlib import metadata
+
+    from . import plotting
+
+    h = hashlib.blake2b(digest_size=16)
+    for module in (plotting.__file__, __file__):
+        h.update(Path(module).read_bytes())
+    h.update(metadata.version("matplotlib").encode())
+    return h.digest()
+
+
+def _fingerprint(*parts: Any) -> str:
+    """A short hash of a figure's inputs (``repr`` of plain data, bytes as they are)."""
+    h = hashlib.blake2b(_code_digest(), digest_size=16)
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else repr(part).encode("utf-8"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _folder_digest(run: Path) -> bytes:
+    """A hash of every file of a run folder: the run a timeline is drawn from, without loading it."""
+    h = hashlib.blake2b(digest_size=16)
+    for path in sorted(p for p in run.rglob("*") if p.is_file()):
+        h.update(path.relative_to(run).as_posix().encode("utf-8") + b"\0")
+        h.update(path.read_bytes())
+    return h.digest()
+
+
+def _read_fingerprints(path: Path) -> dict[str, str]:
+    """The fingerprints of the previous write, or none (missing or damaged: everything is redrawn)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def _write_fingerprints(own: OutputFolder, fingerprints: dict[str, str]) -> None:
+    own.write_text(FINGERPRINTS, json.dumps(fingerprints, indent=1, sort_keys=True) + "\n")
 
 
 def _cell(mean: float, low: float, high: float, digits: int) -> str:

@@ -92,7 +92,8 @@ def test_compare_writes_table_csv_and_figures(tmp_path):
     assert d["detect_api_mean_s_diff_ci_high"].iloc[0] - d["detect_api_mean_s_diff_ci_low"].iloc[0] < 1e-6
     assert d["detect_api_mean_s_diff_theory"].iloc[0] == pytest.approx(60.0)
     names = sorted(p.name for p in tmp_path.iterdir() if p.is_file())
-    assert names == [".simstatus-manifest.json", "comparison.csv", "differences.csv", "latency_cdf.png", "latency_cdf.svg", "sweep.json",
+    assert names == [".simstatus-manifest.json", "comparison.csv", "differences.csv", "figures.json",
+                     "latency_cdf.png", "latency_cdf.svg", "sweep.json",
                      "timeline_s000.png", "timeline_s000.svg", "timeline_s001.png", "timeline_s001.svg",
                      "tradeoff.png", "tradeoff.svg"]
     assert all((tmp_path / n).stat().st_size > 1000 for n in names if n.endswith((".png", ".svg")))
