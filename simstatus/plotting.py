@@ -76,6 +76,8 @@ FAULT_STYLES: dict[str, tuple[str, str | None, str]] = {
     "maintenance": ("#0072B2", "////", "maintenance"),
 }
 _OTHER_FAULT = ("#777777", None, "other")
+#: a ground-truth span narrower than this fraction of the time axis also gets a diamond marker
+_SHORT_SPAN = 0.005
 
 #: Line colours for one series per setting (Okabe–Ito, most legible first).
 SERIES_COLORS: tuple[str, ...] = ("#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "#56B4E9",
@@ -280,7 +282,9 @@ def status_timeline(result_or_tables: Any, hosts: Sequence[str] | None = None, s
     the fault and maintenance spans of the ground truth (:data:`FAULT_STYLES`) and a black tick
     just above the band where the first tenant poll returned each new status.  The x axis is in
     hours (windows of 3 h or more), minutes (from 10 min) or seconds.  A span shorter than a pixel is still drawn a
-    hairline wide (the band's outline), so a 75 s stall shows on a day-long axis.
+    hairline wide (the band's outline), so a 75 s stall shows on a day-long axis; a ground-truth
+    span under :data:`_SHORT_SPAN` of the axis also gets a diamond in its kind's colour, so that
+    it does not read as a tenant tick.
     """
     tables, duration = _tables_of(result_or_tables)
     events, transitions, observations = tables["events"], tables["transitions"], tables["observations"]
@@ -316,6 +320,7 @@ def status_timeline(result_or_tables: Any, hosts: Sequence[str] | None = None, s
     truth_spans = _truth_spans(events, rows, lo, hi)
     statuses_shown: set[str] = set()
     kinds_shown: set[str] = set()
+    short_shown = False
     # Row i is centred on y = i (axis inverted: first host on top); the status band fills the
     # upper part of the row and the ground-truth band sits just below it.
     status_y, status_h = -0.38, 0.50
@@ -340,6 +345,15 @@ def status_timeline(result_or_tables: Any, hosts: Sequence[str] | None = None, s
                                   linewidths=0.5, hatch=hatch)
             coll.set_gid(f"truth:{k}:{host}")
             kinds_shown.add(k)
+            # a span too short to show its colour (a 75 s stall on a day) would be a black hairline,
+            # the look of a tenant tick: mark it with a diamond in its colour instead
+            short = [a + w / 2 for a, w in ranges if w < _SHORT_SPAN * (hi - lo) / scale]
+            if short:
+                marks, = ax.plot(short, [i + truth_y + truth_h / 2] * len(short), linestyle="none",
+                                 marker="D", markersize=6, markerfacecolor=face, markeredgecolor="black",
+                                 markeredgewidth=0.6, zorder=3)
+                marks.set_gid(f"truth_short:{k}:{host}")
+                short_shown = True
 
     seen = _first_seen(observations, transitions, rows, lo, hi)
     if len(seen):
@@ -369,6 +383,10 @@ def status_timeline(result_or_tables: Any, hosts: Sequence[str] | None = None, s
             face, hatch, label = FAULT_STYLES.get(k, _OTHER_FAULT)
             handles.append(Patch(facecolor=face, edgecolor="black", linewidth=0.5, hatch=hatch,
                                  label=f"truth: {label if k in FAULT_STYLES else k}"))
+    if short_shown:
+        handles.append(Line2D([], [], color="black", marker="D", linestyle="none", markersize=6,
+                              markerfacecolor="white", markeredgewidth=0.6,
+                              label="truth: too short to see (its colour)"))
     if len(seen):
         handles.append(Line2D([], [], color="black", marker="|", linestyle="none", markersize=11,
                               markeredgewidth=1.2, label="first seen by a tenant"))
@@ -503,13 +521,15 @@ def _format_setting(value: Any) -> str:
 def tradeoff(summary: pd.DataFrame, x: str = "false_unknown_per_host_day", y: str = "detect_tenant_mean_s",
              label: str | Sequence[str] = "nova.service_down_time", ax: Axes | None = None, *,
              logx: bool | str = "auto", xlabel: str | None = None, ylabel: str | None = None,
-             connect: bool = True, title: str | None = None) -> Axes:
+             connect: bool = True, title: str | None = None, units: Mapping[str, str] | None = None) -> Axes:
     """Detection latency against false-UNKNOWN rate: one point per setting, 95 % CIs as error bars.
 
     :param summary: one row per setting with ``<metric>_mean`` (or the plain metric column) and,
         if present, ``<metric>_ci_low`` / ``<metric>_ci_high`` (as :func:`simstatus.sweep.sweep`
         writes them).
     :param label: the setting column(s) each point is annotated with.
+    :param units: ``{column: unit}`` for ``label`` columns, said in the legend ("points labelled by
+        service_down_time (s)"): a bare "15" beside a point does not say 15 seconds.
     :param logx: ``"auto"`` uses a logarithmic x axis when the positive rates span more than a
         factor of 100; ``True`` forces it, ``False`` keeps it linear.  When the log axis is used
         and a rate or a CI bound is zero, the axis is *symlog*: linear from 0 up to the decade of
@@ -542,7 +562,8 @@ def tradeoff(summary: pd.DataFrame, x: str = "false_unknown_per_host_day", y: st
                             label=("mean ± 95 % CI" if with_ci else "mean") + n_label)
     container[0].set_gid("tradeoff:points")
 
-    short = ", ".join(k.split(".")[-1] for k in keys)
+    units = dict(units or {})
+    short = ", ".join(k.split(".")[-1] + (f" ({units[k]})" if units.get(k) else "") for k in keys)
     for i, row in enumerate(summary[keys].itertuples(index=False)):
         if not (np.isfinite(mean_x[i]) and np.isfinite(mean_y[i])):
             continue
