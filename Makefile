@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench fuzz loadtest clean
+.PHONY: demo test test-fast lab bench fuzz loadtest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,22 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# the quick loop while editing: tests/ without the tests marked slow (statistical and theory checks,
+# kills, serve end to end, fuzzing, load) and without the notebooks; `make test` (and CI) runs all
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" tests
+
+# JupyterLab on notebooks/ (the `notebook` extra, installed once into .venv)
+NOTEBOOK_STAMP := $(VENV)/.installed-notebook
+
+$(NOTEBOOK_STAMP): $(STAMP)
+	@echo "Installing JupyterLab (the notebook extra) into $(VENV): once, a minute or two"
+	$(BIN)/python -m pip install --progress-bar on -e '.[notebook]'
+	touch $(NOTEBOOK_STAMP)
+
+lab: $(NOTEBOOK_STAMP)
+	$(BIN)/jupyter lab notebooks/
 
 bench: $(STAMP)
 	$(BIN)/simstatus bench

@@ -293,6 +293,7 @@ def test_request_log_cuts_long_paths(caplog):
 
 
 # -- defect 10: read and keep-alive timeouts -------------------------------------------------------
+@pytest.mark.slow  # waits out a server timeout
 def test_incomplete_body_times_out(monkeypatch):
     """Live: Content-Length 100 and 10 bytes sent: 408 in Nova's envelope after the read timeout,
     and the connection is closed."""
@@ -314,6 +315,7 @@ def test_incomplete_body_times_out(monkeypatch):
             sock.close()
 
 
+@pytest.mark.slow  # waits out a server timeout
 def test_idle_keep_alive_connection_is_closed(monkeypatch):
     """Live: an idle keep-alive connection is closed after serve's keep-alive timeout."""
     import simstatus.serve as serve_module
@@ -330,6 +332,7 @@ def test_idle_keep_alive_connection_is_closed(monkeypatch):
 
 
 
+@pytest.mark.slow  # waits out a server timeout
 def test_stalled_request_headers_close_the_connection(monkeypatch):
     """Live: a client that sends part of a request's headers and stops (first request, and again
     after a complete one on the same keep-alive connection) is closed after the header deadline;

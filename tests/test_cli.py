@@ -50,6 +50,7 @@ def test_bad_files_exist():
     assert SCRIPT.exists()
 
 
+@pytest.mark.slow  # one interpreter per file (~10 s); test_bad_scenarios.py checks the corpus in the fast tier
 @pytest.mark.parametrize("path", BAD, ids=lambda p: p.stem)
 def test_cli_run_bad_file_exits_2_with_message(path, bad_runs):
     """A scenario that does not validate: exit 2, message and key on stderr, no traceback, no stdout."""

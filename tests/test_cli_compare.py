@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from simstatus.cli import main
 from simstatus.scenario import load_scenario
 
@@ -13,6 +15,7 @@ SHORT = ["--set", "duration=6h", "--set", "cloud.hosts=6"]
 HOST_STATUS = "os_compute_api:servers:show:host_status"
 
 
+@pytest.mark.slow  # a whole compare
 def test_compare_prints_one_row_per_setting_with_theory(capsys, tmp_path):
     """Two timeouts: a header with the compared figures, one row each, theory beside; files in --out."""
     code = main(["compare", DEFAULT, "--set", "nova.service_down_time=30,90", *SHORT,
@@ -33,6 +36,7 @@ def test_compare_prints_one_row_per_setting_with_theory(capsys, tmp_path):
     assert {p.name: p.stat().st_mtime_ns for p in runs.iterdir()} == stamps
 
 
+@pytest.mark.slow  # console-script subprocesses
 def test_compare_refuses_bad_input_without_a_traceback(capsys, tmp_path):
     """No --set, a bad value, or a folder of another sweep: one message, exit 2 / 2 / 1."""
     assert main(["compare", DEFAULT, "--no-progress"]) == 2

@@ -18,6 +18,7 @@ import asyncio
 from collections import defaultdict
 
 import httpx
+import pytest
 
 from simstatus.serve import create_served, open_socket, socket_url
 
@@ -109,6 +110,7 @@ def _allowed(transitions, host: str, t: float) -> set[str]:
     return {before} | at_t
 
 
+@pytest.mark.slow  # 32 real clients over loopback
 def test_32_clients_see_consistent_statuses():
     """No errors; each answer matches the transitions at its instant, one status per host; all four statuses seen."""
     world, answers, failures = asyncio.run(_storm())

@@ -38,7 +38,9 @@ duration = { dist = "fixed", value = 300 }
 """
 SETTINGS = ["nova.service_down_time=30,60"]
 
-pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+# kills real processes and waits for them: `make test-fast` skips these
+pytestmark = [pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc"),
+              pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -83,6 +83,7 @@ def test_advancer_expects_exactly_its_own_seconds():
 
 
 # -- the workload against a served cloud ----------------------------------------------------------
+@pytest.mark.slow  # sixteen real clients over loopback
 def test_sixteen_clients_get_consistent_answers():
     """16 threads (1 advancer, 4 writers, 11 readers) for ~3 s: no error, no inconsistent answer."""
     overrides = [arg for arg in workload.SERVE_ARGS if "=" in arg]

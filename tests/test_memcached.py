@@ -248,6 +248,7 @@ _BUSY = {
 }
 
 
+@pytest.mark.slow  # reads the API every second of a run
 def test_probe_transitions_match_the_api_read_every_second():
     """The probe plans its wake-ups from the stream (outage edges, emptied keys); reading the API's
     answer every second of a busy hour (outages with and without restart, loss, jitter, crashes,

@@ -69,6 +69,7 @@ def test_compare_refuses_a_users_folder_and_changes_nothing(tmp_path, capsys, ti
     assert snapshot(out) == before
 
 
+@pytest.mark.slow  # every writer in turn
 def test_a_users_files_in_a_marked_folder_survive_every_later_call(tmp_path, capsys, tiny):
     """Inside simstatus's folder, files it did not write are never overwritten or deleted."""
     out = tmp_path / "study"

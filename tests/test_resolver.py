@@ -299,6 +299,7 @@ def _scenario(draw):
     driver=st.sampled_from(["db", "mc"]),
     precedence=st.sampled_from(["nova", "api-ref"]),
 )
+@pytest.mark.slow  # property test
 def test_instance_host_statuses_equals_per_instance(scenario, now, sdt, driver, precedence):
     """The batch result equals instance_host_status for each host, in order."""
     hosts, services = scenario

@@ -29,6 +29,8 @@ TOKENS = ("admin:admin", "tenant-0-user:tenant-0", None)  # None: the token sche
 #: runs for seconds on even a tiny cloud; the clock's own bounds are tested in test_control.py.
 MAX_FUZZ_ADVANCE = 3600.0
 SCENARIO = {"cloud": {"hosts": 3, "servers_per_host": 1, "projects": 2}}
+# fuzzing: `make test-fast` skips it (`make fuzz` runs it with many more examples)
+pytestmark = pytest.mark.slow
 
 schema = schemathesis.openapi.from_path(ROOT / "api" / "openapi.json")
 schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],

@@ -87,6 +87,7 @@ class _Lines:
                 return match.group(1)
 
 
+@pytest.mark.slow  # serve end to end
 def test_cli_serve_answers_and_stops_on_interrupt():
     """`simstatus serve --port 0` announces its URL, answers, logs each request, and exits 0 on Ctrl-C."""
     command = [str(SCRIPT), "serve", "--port", "0", "--clock", "manual",

@@ -301,6 +301,7 @@ def _stop_within(proc: subprocess.Popen, sig: int, seconds: float) -> float:
     return time.monotonic() - started
 
 
+@pytest.mark.slow  # serve end to end
 def test_cli_fast_big_realtime_server_answers_and_stops_on_sigterm():
     """`serve --speed 1000000` on 300 hosts (more than the model can keep up with): the clock
     route answers within seconds, again and again, with a lag; SIGTERM ends it promptly."""
@@ -322,6 +323,7 @@ def test_cli_fast_big_realtime_server_answers_and_stops_on_sigterm():
     assert "Traceback" not in proc.stderr.read()
 
 
+@pytest.mark.slow  # serve end to end
 def test_cli_sigterm_during_a_long_manual_advance():
     """SIGTERM in the middle of a 366-day advance stops the server promptly, not after the advance."""
     proc, url = _start("--clock", "manual")

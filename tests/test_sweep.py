@@ -56,6 +56,7 @@ def test_process_pool_and_in_process_runs_give_identical_tables():
     pd.testing.assert_frame_equal(inline.summary, pooled.summary)
 
 
+@pytest.mark.slow  # starts a Dask cluster
 def test_dask_executor_gives_the_same_table_as_the_process_pool():
     """A Dask LocalCluster's executor, passed unchanged, gives the process pool's tables."""
     distributed = pytest.importorskip("distributed")  # in the test extra

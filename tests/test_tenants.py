@@ -43,6 +43,7 @@ def both_modes(request) -> tuple[Result, Result]:
     return schedule, poll
 
 
+@pytest.mark.slow  # three full runs per case
 def test_tenants_modes_give_identical_observations(both_modes):
     """``poll`` and ``schedule`` modes give the same observations table, row for row."""
     schedule, poll = both_modes
@@ -50,6 +51,7 @@ def test_tenants_modes_give_identical_observations(both_modes):
     pd.testing.assert_frame_equal(schedule.observations, poll.observations)
 
 
+@pytest.mark.slow  # three full runs per case
 def test_tenants_modes_give_identical_visibility(both_modes):
     """``poll`` and ``schedule`` modes give the same visibility table."""
     schedule, poll = both_modes
@@ -57,6 +59,7 @@ def test_tenants_modes_give_identical_visibility(both_modes):
     pd.testing.assert_frame_equal(schedule.visibility, poll.visibility)
 
 
+@pytest.mark.slow  # three full runs per case
 def test_tenants_modes_share_the_ground_truth(both_modes):
     """The tenant mode changes only how polls are computed: events and transitions are equal."""
     schedule, poll = both_modes
@@ -64,6 +67,7 @@ def test_tenants_modes_share_the_ground_truth(both_modes):
     pd.testing.assert_frame_equal(schedule.transitions, poll.transitions)
 
 
+@pytest.mark.slow  # three full runs per case
 def test_tenants_observations_alternate_per_server(both_modes):
     """Per server, each from_status is the previous to_status; the first from_status is UP."""
     for result in both_modes:
@@ -77,6 +81,7 @@ def test_tenants_observations_alternate_per_server(both_modes):
             assert rows["at"].is_monotonic_increasing and rows["at"].is_unique, server
 
 
+@pytest.mark.slow  # three full runs per case
 def test_tenants_observations_fall_on_the_poll_grid(both_modes):
     """One server's observation times differ by whole multiples of poll_interval (phase + k·P)."""
     for result in both_modes:
@@ -91,6 +96,7 @@ def test_tenants_observations_fall_on_the_poll_grid(both_modes):
             assert (np.round(k) >= 1).all(), server
 
 
+@pytest.mark.slow  # three full runs per case
 def test_tenants_observation_matches_host_and_project(both_modes):
     """Each observation names the server's own host and project, and a host status change before it."""
     schedule, _ = both_modes

@@ -49,6 +49,7 @@ def runs(request):
     }
 
 
+@pytest.mark.slow  # three full runs per case
 def test_three_ways_give_identical_tables(runs):
     """Schedule, direct-call polls and HTTP polls through the app give the same tables."""
     _, by_way = runs
@@ -58,6 +59,7 @@ def test_three_ways_give_identical_tables(runs):
             pd.testing.assert_frame_equal(getattr(base, name), getattr(by_way[way], name), obj=f"{way} {name}")
 
 
+@pytest.mark.slow  # three full runs per case
 def test_what_tenants_see_follows_the_policy(runs):
     """Default: nothing seen, every row hidden; NFV: every status; unknown-only: UNKNOWN or no field."""
     name, by_way = runs

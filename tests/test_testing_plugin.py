@@ -125,6 +125,7 @@ def test_parametrised(simulated_nova, simstatus_scenario):
 '''
 
 
+@pytest.mark.slow  # a whole inner pytest session
 def test_fixtures_in_a_pytest_session(pytester):
     """One session: fresh cloud per test, controls, marker, conftest override, parametrisation, setup error."""
     pytester.makepyfile(test_fixture=FIXTURE_TESTS, test_marker=MARKER_TESTS)
@@ -187,6 +188,7 @@ def test_fixtures_follow_the_marker(simulated_nova_control, simulated_nova_tenan
 '''
 
 
+@pytest.mark.slow  # a whole inner pytest session
 def test_thin_fixtures_in_a_pytest_session(pytester):
     """URL (compute endpoint), admin and tenant tokens and the controller, each over simulated_nova."""
     pytester.makepyfile(test_thin=THIN_FIXTURE_TESTS)

@@ -137,6 +137,7 @@ def test_stall_ramp_points():
 # --- a simulated run's QoS against the closed forms --------------------------------------------
 
 
+@pytest.mark.slow  # statistical
 def test_detector_qos_of_simulated_run_matches_theory():
     """Heavy loss (p = 0.5, T = 30, Δ = 10) plus a crash of every host: λ_M, T_M, T_MR, P_A and T_D.
 
@@ -199,6 +200,7 @@ def test_tenant_latency_of_simulated_run_follows_the_trapezoid():
     assert abs(sample.mean() - theory.tenant_mean_detection_time(T, delta, P)) < 4 * se
 
 
+@pytest.mark.slow  # statistical
 def test_tenant_cdf_with_loss_has_the_lossy_mean_and_the_lossless_limit():
     """With loss the tenant CDF integrates to E[T_D](p) + P/2; as p → 0 it is the trapezoid."""
     t = np.linspace(0.0, 80.0, 40001)

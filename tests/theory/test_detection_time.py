@@ -20,6 +20,10 @@ from simstatus.theory import detection_time_bounds, mean_detection_time, tenant_
 from .conftest import KS_999, ks_uniform, quiet_cloud
 
 
+# statistical check of the simulation against a closed form: `make test-fast` skips it
+pytestmark = pytest.mark.slow
+
+
 def _crash_latencies(result) -> np.ndarray:
     v = result.visibility
     rows = v[v["event"] == "host_crash:start"].drop_duplicates(["fault", "host"])

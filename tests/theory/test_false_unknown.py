@@ -18,6 +18,10 @@ from simstatus.theory import mean_mistake_duration, mistake_losses, mistake_rate
 from .conftest import quiet_cloud
 
 
+# statistical check of the simulation against a closed form: `make test-fast` skips it
+pytestmark = pytest.mark.slow
+
+
 @pytest.mark.parametrize("T,delta,p", [(30, 10, 0.3), (55, 10, 0.5), (60, 10, 0.5)])
 def test_false_unknown_rate_matches_closed_form(T, delta, p):
     """Episodes per host-second within 4 standard errors of (1 − p)·p^k/Δ; duration too."""

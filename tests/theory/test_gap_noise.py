@@ -21,6 +21,10 @@ from simstatus.theory import mistake_rate, tenant_extra_delay_mean
 from .conftest import quiet_cloud
 
 
+# statistical check of the simulation against a closed form: `make test-fast` skips it
+pytestmark = pytest.mark.slow
+
+
 @pytest.mark.parametrize("T,delta,p,delay,jitter", [
     (30, 10, 0.3, {"dist": "lognormal", "median": 0.02, "p99": 0.2}, 0.0),  # the default delay: boundary 1/2
     (35, 10, 0.3, {"dist": "lognormal", "median": 0.02, "p99": 0.2}, 0.0),  # no boundary: as constant delay

@@ -17,6 +17,10 @@ from simstatus.theory import stall_ramp
 from .conftest import quiet_cloud
 
 
+# statistical check of the simulation against a closed form: `make test-fast` skips it
+pytestmark = pytest.mark.slow
+
+
 @pytest.mark.parametrize("S", [40, 50, 53, 55, 57.5, 60, 75])
 def test_stall_ramp_fraction_of_hosts_unknown(S):
     """Fraction of hosts shown UNKNOWN during a stall follows the ramp (binomial tolerance)."""

@@ -22,6 +22,10 @@ from simstatus.sweep import sweep
 
 from .conftest import quiet_cloud
 
+
+# statistical check of the simulation against a closed form: `make test-fast` skips it
+pytestmark = pytest.mark.slow
+
 SETTINGS = [(35.0, 10.0, 0.3), (50.0, 15.0, 0.25)]
 
 
