@@ -34,7 +34,7 @@ import pandas as pd
 
 from . import theory
 from .outdir import OutputFolder, OutputFolderError
-from .scenario import Scenario, ScenarioError, load_scenario, parse_override
+from .scenario import GilbertElliottLoss, Scenario, ScenarioError, load_scenario, parse_override
 from .servicegroup import ServiceGroupConfigWarning, effective_service_down_time
 from .sweep import (SweepOutputError, SweepResult, confidence_interval, normalise_grid, run_folder,
                     sweep, validate_settings)
@@ -188,8 +188,19 @@ def theory_for(s: Scenario) -> tuple[dict[str, float], list[str]]:
                      f"Nova uses {T:g} instead (its sanity rule), and so does the simulation")
     out = {key: math.nan for key, _ in METRICS}
     if p is None:  # a Gilbert–Elliott chain or cloud-wide hiccups, not one probability per report
-        notes.append("heartbeat loss is bursty or correlated (a loss model or hiccups): every theory here "
-                     "assumes independent loss: theory n/a")
+        loss = s.heartbeat.loss
+        if s.heartbeat.hiccups is not None:
+            notes.append("heartbeat loss is bursty or correlated (hiccups drop many hosts' reports at once): "
+                         "every theory here assumes loss per host: theory n/a")
+        elif not isinstance(loss, GilbertElliottLoss) or loss.loss_good != 0.0 or loss.loss_bad != 1.0:
+            notes.append("heartbeat loss is bursty or correlated (a Gilbert–Elliott chain with loss_good > 0 or "
+                         "loss_bad < 1, so a landed report does not tell the chain's state): theory n/a")
+        else:  # Gilbert's chain: landed reports are the good-state ones, so λ_M has a closed form
+            # detection needs the run of losses just before a crash, which the burst makes longer
+            # than the Geometric law of independent loss that mean_detection_time assumes
+            notes.append("heartbeat loss comes in bursts (Gilbert chain): detection theory (independent loss) n/a")
+            out["false_unknown_per_up_host_day"], why = _false_unknown_theory(s, T, delta, loss)
+            notes.extend(why)
         return out, notes
     delay, jitter = s.heartbeat.delay, s.heartbeat.jitter
     # detection theory takes the delay as constant and the ticks as exact: it is off by about
@@ -223,8 +234,10 @@ def theory_for(s: Scenario) -> tuple[dict[str, float], list[str]]:
 _OVERTAKE_FLOOR = 0.0005
 
 
-def _false_unknown_theory(s: Scenario, T: float, delta: float, p: float) -> tuple[float, list[str]]:
-    """λ_M × 86400 for the scenario's loss, delay and jitter, or NaN and why it does not hold."""
+def _false_unknown_theory(s: Scenario, T: float, delta: float,
+                          p: float | GilbertElliottLoss) -> tuple[float, list[str]]:
+    """λ_M × 86400 for the scenario's loss (a probability, or Gilbert's chain), delay and jitter,
+    or NaN and why it does not hold."""
     kinds = {"control_plane_stall", "clock_skew", "partition"}
     if s.nova.servicegroup_driver == "mc":  # an outage turns every host UNKNOWN (no effect on db)
         kinds.add("memcached_outage")
@@ -234,9 +247,14 @@ def _false_unknown_theory(s: Scenario, T: float, delta: float, p: float) -> tupl
                           "theory: false UNKNOWN theory n/a"]
     delay, jitter = s.heartbeat.delay, s.heartbeat.jitter
     overtaken = theory.reports_overtake(delta, delay, jitter)
-    rate = theory.mistake_rate(T, delta, p, delay, jitter) * _DAY
+    if isinstance(p, GilbertElliottLoss):
+        p_gb, p_bg = float(p.p_good_to_bad), float(p.p_bad_to_good)  # type: ignore[arg-type]  # set when validated
+        rate = theory.mistake_rate_gilbert(T, delta, p_gb, p_bg, delay, jitter) * _DAY
+        landed = 1 - p.bad_fraction
+    else:
+        rate, landed = theory.mistake_rate(T, delta, p, delay, jitter) * _DAY, 1 - p
     # each overtaken (dropped) report changes at most one gap, so it moves λ_M by at most its rate
-    overtaken_per_day = (1 - p) * overtaken / delta * _DAY
+    overtaken_per_day = landed * overtaken / delta * _DAY
     if overtaken_per_day > max(0.01 * rate, _OVERTAKE_FLOOR):
         return math.nan, [f"heartbeat delay spread is comparable to report_interval {delta:g}: "
                           f"{overtaken_per_day:.2g} reports per host-day land after the next one and are dropped "

@@ -48,6 +48,7 @@ __all__ = [
     "gap_survival",
     "reports_overtake",
     "mistake_rate",
+    "mistake_rate_gilbert",
     "mean_mistake_duration",
     "mean_mistake_recurrence",
     "query_accuracy",
@@ -201,6 +202,39 @@ def mistake_rate(T: float, delta: float, p: float, delay: Distribution | None = 
     if not _random(delay) and jitter <= 0:
         return (1 - p) * p ** mistake_losses(T, delta) / delta
     return _mistake_series(T, delta, p, delay, float(jitter))[0]
+
+
+def mistake_rate_gilbert(T: float, delta: float, p_good_to_bad: float, p_bad_to_good: float,
+                         delay: Distribution | None = None, jitter: float = 0.0) -> float:
+    """λ_M under Gilbert's loss (``heartbeat.loss`` a Gilbert–Elliott chain with ``loss_good = 0``,
+    ``loss_bad = 1``): losses come in bursts, which independent loss of the same mean understates.
+
+    Replaces A3 with **A3' Gilbert**: report i is sent in the chain's state Sᵢ, lands iff Sᵢ is
+    good, and the chain is stationary (the simulator draws the state before a host's first report
+    from π, so every report's state has law π).  Landed writes are the good-state reports, at rate
+    π_G/Δ with π_G = p_bg/(p_gb + p_bg).  After one, the next report is good with probability
+    1 − p_gb (gap Δ + X), else a burst of B ~ Geometric(p_bg) losses follows, P(B = n) =
+    (1 − p_bg)ⁿ⁻¹·p_bg, n ≥ 1 (gap (B + 1)Δ + X).  With A1, A2' and Nova's inclusive ``<=``::
+
+        λ_M = (π_G/Δ)·[(1 − p_gb)·P(Δ + X > T) + p_gb·Σₙ₌₁ (1 − p_bg)ⁿ⁻¹·p_bg·P((n + 1)Δ + X > T)]
+
+    With a constant delay (X ≡ 0) the bracket is 1 for k = ⌊T/Δ⌋ = 0 (:func:`mistake_losses`), else
+    p_gb·(1 − p_bg)ᵏ⁻¹: a burst of at least k.  p_gb = p, p_bg = 1 − p is independent loss p, and
+    the formula is then :func:`mistake_rate`'s term by term.  Errors as :func:`mistake_rate`.
+
+    :raises ValueError: ``p_good_to_bad`` outside [0, 1] or ``p_bad_to_good`` outside (0, 1]
+        (0 would keep a host in the bad state for ever).
+    """
+    if not 0.0 <= p_good_to_bad <= 1.0 or not 0.0 < p_bad_to_good <= 1.0:
+        raise ValueError(f"need 0 <= p_good_to_bad <= 1 and 0 < p_bad_to_good <= 1, got {p_good_to_bad!r}, "
+                         f"{p_bad_to_good!r}")
+    landed = p_bad_to_good / (p_good_to_bad + p_bad_to_good) / delta  # π_G/Δ
+    if not _random(delay) and jitter <= 0:
+        k = mistake_losses(T, delta)
+        return landed * (1.0 if k == 0 else p_good_to_bad * (1 - p_bad_to_good) ** (k - 1))
+    total, _ = _gap_series(T, delta, 1 - p_good_to_bad, p_good_to_bad * p_bad_to_good, 1 - p_bad_to_good,
+                           delay, float(jitter))
+    return landed * total
 
 
 def mean_mistake_duration(T: float, delta: float, p: float) -> float:
@@ -373,12 +407,16 @@ def _gap_reach(delay: Distribution | None, jitter: float) -> float:
     return _delay_difference_reach(delay) + 2.0 * max(jitter, 0.0)
 
 
-def _mistake_series(T: float, delta: float, p: float, delay: Distribution | None,
-                    jitter: float) -> tuple[float, float]:
-    """λ_M = (1 − p)²·Σₙ pⁿ·P((n + 1)Δ + X > T)/Δ and an absolute error bound (A1, A2', A3).
+def _gap_series(T: float, delta: float, first_weight: float, burst_weight: float, burst_ratio: float,
+                delay: Distribution | None, jitter: float) -> tuple[float, float]:
+    """Σₙ wₙ·P((n + 1)Δ + X > T) and an absolute error bound, for a next landed write n losses on.
 
+    The loss models share this sum and differ only in wₙ, the law of the losses between two landed
+    writes: w₀ = ``first_weight`` and wₙ = ``burst_weight``·``burst_ratio``ⁿ⁻¹ for n ≥ 1
+    (independent loss: 1 − p, then (1 − p)p·pⁿ⁻¹; Gilbert: 1 − p_gb, then p_gb·p_bg·(1 − p_bg)ⁿ⁻¹);
+    the wₙ sum to 1.
     Terms whose x = T − (n + 1)Δ lies beyond the reach r of X are 0 (x > r) or 1 (x < −r), each
-    within 1e-16; the ones from then on sum in closed form, p^N/(1 − p).  Only the terms with
+    within 1e-16; the ones from then on sum in closed form, a geometric tail.  Only the terms with
     |x| ≤ r are integrated, so the cost follows r/Δ, not T/Δ.
     """
     r = _gap_reach(delay, jitter)
@@ -389,12 +427,20 @@ def _mistake_series(T: float, delta: float, p: float, delay: Distribution | None
     x[np.abs(x) <= 1e-9 * max(T, delta)] = 0.0  # T a multiple of Δ up to float noise: the boundary term
     survival, err = _gap_survival(x, delay, jitter)
     survival = np.clip(survival, 0.0, 1.0)
-    weights = np.power(p, n.astype(float)) if p > 0 else (n == 0).astype(float)
-    tail = p ** (last + 1) / (1 - p) if p > 0 else 0.0
-    scale = (1 - p) ** 2 / delta
-    rate = scale * (float(np.dot(weights, survival)) + tail)
-    bound = scale * (float(np.dot(weights, err)) + _NEGLIGIBLE * (1.0 / (1 - p)))
-    return rate, bound
+    weights = np.where(n == 0, first_weight,
+                       burst_weight * np.power(burst_ratio, np.maximum(n - 1, 0).astype(float)))
+    tail = burst_weight * burst_ratio**last / (1 - burst_ratio)  # Σ wₙ over n ≥ last + 1 ≥ 1
+    total = float(np.dot(weights, survival)) + tail
+    bound = float(np.dot(weights, err)) + _NEGLIGIBLE
+    return total, bound
+
+
+def _mistake_series(T: float, delta: float, p: float, delay: Distribution | None,
+                    jitter: float) -> tuple[float, float]:
+    """λ_M = (1 − p)²·Σₙ pⁿ·P((n + 1)Δ + X > T)/Δ and an absolute error bound (A1, A2', A3)."""
+    total, bound = _gap_series(T, delta, 1 - p, (1 - p) * p, p, delay, jitter)
+    scale = (1 - p) / delta  # landed writes per second
+    return scale * total, scale * bound
 
 
 def reports_overtake(delta: float, delay: Distribution | None = None, jitter: float = 0.0) -> float:

@@ -154,13 +154,43 @@ def test_false_unknown_theory_is_na_where_its_assumptions_fail():
     assert math.isnan(predicted["detect_api_mean_s"]) and any("detection theory" in n for n in notes)
 
 
+_GILBERT = {"model": "gilbert-elliott", "p_good_to_bad": 0.05, "p_bad_to_good": 0.3}
+
+
+@pytest.mark.parametrize("loss", [_GILBERT, {"model": "gilbert-elliott", "mean_loss": 1 / 7, "mean_burst": 10 / 3}],
+                         ids=["transitions", "means"])
+def test_false_unknown_theory_for_gilbert_loss(loss):
+    """Gilbert's chain has a λ_M: T = 35, Δ = 10, constant delay, p_gb = 0.05, p_bg = 0.3 (the mean
+    form 1/7 loss in bursts of 10/3 is the same chain): a burst of ≥ 3 after one of the landed
+    writes, 86400·(6/7)·0.05·0.7²/10 = 181.44 per host-day.  Detection theory stays n/a."""
+    s = load_scenario({**SMALL, "nova": {**SMALL["nova"], "service_down_time": 35},
+                       "heartbeat": {"delay": 0, "loss": loss}})
+    predicted, notes = theory_for(s)
+    assert predicted["false_unknown_per_up_host_day"] == pytest.approx(181.44, rel=1e-9)
+    assert math.isnan(predicted["detect_api_mean_s"]) and math.isnan(predicted["detect_tenant_mean_s"])
+    assert any("Gilbert" in n and "detection theory" in n for n in notes)
+
+
+def test_false_unknown_theory_for_gilbert_loss_with_the_default_delay_and_a_stall():
+    """Nova's default delay at T = 30 adds the boundary term: a burst of exactly 2 ends the gap at
+    T + X, past T half the time: 86400·(6/7)·0.05·(0.3·0.7/2 + 0.49)/10 = 220.32.  A stall: n/a."""
+    s = load_scenario({**SMALL, "nova": {**SMALL["nova"], "service_down_time": 30}, "heartbeat": {"loss": _GILBERT}})
+    assert theory_for(s)[0]["false_unknown_per_up_host_day"] == pytest.approx(220.32, rel=1e-4)
+    stall = load_scenario({**SMALL, "heartbeat": {"loss": _GILBERT},
+                           "faults": SMALL["faults"] + [{"kind": "control_plane_stall", "rate_per_day": 2,
+                                                         "duration": 30}]})
+    predicted, notes = theory_for(stall)
+    assert math.isnan(predicted["false_unknown_per_up_host_day"]) and any("control_plane_stall" in n for n in notes)
+
+
 @pytest.mark.parametrize("heartbeat", [
-    {"loss": {"model": "gilbert-elliott", "p_good_to_bad": 0.01, "p_bad_to_good": 0.5}},
+    {"loss": {"model": "gilbert-elliott", "p_good_to_bad": 0.01, "p_bad_to_good": 0.5, "loss_good": 0.1}},
     {"loss": 0.01, "hiccups": {"rate_per_day": 4, "duration": 60}},
 ], ids=["gilbert-elliott", "hiccups"])
 def test_theory_is_na_for_bursty_or_correlated_loss(heartbeat, tmp_path):
-    """Every closed form assumes independent loss: with a loss chain or hiccups each theory cell is
-    n/a with the reason, and compare (figures included) runs instead of failing on the loss table."""
+    """Beyond Gilbert's chain (loss_good = 0, loss_bad = 1) the closed forms do not hold: with a
+    general loss chain or hiccups each theory cell is n/a with the reason, and compare (figures
+    included) runs instead of failing on the loss table."""
     s = load_scenario({"duration": "2h", "cloud": {"hosts": 3}, "heartbeat": heartbeat,
                        "faults": [{"kind": "host_crash", "hosts": "all", "rate_per_host_day": 6, "duration": 300}]})
     predicted, notes = theory_for(s)

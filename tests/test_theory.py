@@ -262,6 +262,58 @@ def test_constant_delay_keeps_the_closed_form():
         assert theory.mistake_rate(T, delta, p, fixed) == pytest.approx((1 - p) * p**k / delta)
 
 
+# --- λ_M under Gilbert's loss (bursts of consecutive losses) ------------------------------------
+# p_gb = 0.05, p_bg = 0.3, Δ = 10: π_G = 0.3/0.35 = 6/7, landed writes 6/70 per second; after one,
+# a burst of exactly n ≥ 1 losses has weight 0.05·0.3·0.7ⁿ⁻¹ (0.015, 0.0105, 0.00735, 0.005145, …)
+# and one of at least n has 0.05·0.7ⁿ⁻¹.
+# * constant delay, T = 35: k = 3, a burst of ≥ 3: 0.05·0.49 = 0.0245, λ_M = 6/70·0.0245 = 0.0021/s
+#   (181.44 per host-day); T = 30 is the same (Nova's <=: 2 losses end the gap at exactly T, still
+#   up); T = 29.9: k = 2, 0.05·0.7 = 0.035 → 0.003; T = 5 < Δ: every landed write → 6/70.
+# * jitter 1 s (X triangular on [−2, 2]), T = 30: n = 2 ends at x = 0 → ½, n ≥ 3 → 1:
+#   6/70·(0.0105/2 + 0.0245) = 6/70·0.02975 = 0.00255.
+# * exponential delay mean 1 (X Laplace(0, 1)), T = 35: n = 1 (x = 15) e⁻¹⁵/2, n = 2 (x = 5) e⁻⁵/2,
+#   n = 3 (x = −5) 1 − e⁻⁵/2, n = 4 (x = −15) 1 − e⁻¹⁵/2, n ≥ 5 (a burst of ≥ 5: 0.05·0.7⁴) → 1.
+
+_GILBERT_EXP = 6 / 70 * (0.015 * math.exp(-15) / 2 + 0.0105 * math.exp(-5) / 2 + 0.00735 * (1 - math.exp(-5) / 2)
+                         + 0.005145 * (1 - math.exp(-15) / 2) + 0.05 * 0.7**4)
+
+
+@pytest.mark.parametrize("T,delay,jitter,expected", [
+    (35, None, 0.0, 0.0021),
+    (30, None, 0.0, 0.0021),
+    (29.9, None, 0.0, 0.003),
+    (5, None, 0.0, 6 / 70),
+    (30, None, 1.0, 0.00255),
+    (35, Distribution(dist="exponential", mean=1), 0.0, _GILBERT_EXP),
+])
+def test_mistake_rate_gilbert_at_hand_values(T, delay, jitter, expected):
+    """Bursty loss at hand-worked points: a landed write opens a mistake iff a long enough burst follows."""
+    assert theory.mistake_rate_gilbert(T, 10, 0.05, 0.3, delay, jitter) == pytest.approx(expected, rel=1e-6)
+
+
+def test_mistake_rate_gilbert_per_host_day():
+    """The constant-delay case per host-day, written out: 86400·(6/7)·0.05·0.7²/10 = 181.44."""
+    assert theory.mistake_rate_gilbert(35, 10, 0.05, 0.3) * 86400 == pytest.approx(181.44, rel=1e-12)
+
+
+@pytest.mark.parametrize("delay,jitter", [
+    (None, 0.0), (Distribution(dist="fixed", value=0.3), 0.0), (_DEFAULT_DELAY, 0.0), (None, 1.0), (Distribution(dist="uniform", low=0, high=6), 0.0),
+    (Distribution(dist="empirical", values=[0, 1, 1, 3]), 0.0),
+])
+def test_mistake_rate_gilbert_with_memoryless_bursts_is_independent_loss(delay, jitter):
+    """p_gb = p, p_bg = 1 − p makes every report lost independently with probability p: the same λ_M."""
+    for T, delta, p in [(30, 10, 0.01), (35, 10, 0.3), (45, 7, 0.5), (60, 10, 0.2), (5, 10, 0.1)]:
+        independent = theory.mistake_rate(T, delta, p, delay, jitter)
+        assert theory.mistake_rate_gilbert(T, delta, p, 1 - p, delay, jitter) == pytest.approx(independent, rel=1e-9)
+
+
+def test_mistake_rate_gilbert_rejects_a_chain_that_never_leaves_the_bad_state():
+    """p_bg = 0 (bursts for ever) and probabilities outside [0, 1] raise ValueError."""
+    for p_gb, p_bg in [(0.1, 0.0), (-0.1, 0.5), (1.5, 0.5), (0.1, 1.2)]:
+        with pytest.raises(ValueError, match="p_bad_to_good"):
+            theory.mistake_rate_gilbert(30, 10, p_gb, p_bg)
+
+
 def test_gap_survival_lognormal_against_a_fine_monte_carlo():
     """The numerical lognormal (and lognormal + jitter) survival within 4 s.e. of 2·10⁶ draws."""
     rng = np.random.default_rng(12345)
