@@ -242,10 +242,10 @@ def _run(args: argparse.Namespace) -> int:
     if rules is not None:  # recorded in the effective scenario, hence the run folder
         scenario = load_scenario(scenario, {"nova.policy": rules})
     if args.out:  # before simulating: a result that cannot be saved would be lost
-        from .outdir import check_writable
+        from .outdir import check_writable, show_path
 
         if Path(args.out).exists() or Path(args.out).is_symlink():
-            raise FileExistsError(f"{escape_control(args.out, limit=300)} already exists; "
+            raise FileExistsError(f"{show_path(args.out)} already exists; "
                                   "choose another --out or remove it")
         check_writable(args.out)
     result = simulate(scenario)

@@ -33,11 +33,11 @@ import numpy as np
 import pandas as pd
 
 from . import theory
-from .outdir import OutputFolder, OutputFolderError
+from .outdir import OutputFolder, OutputFolderError, show_path
 from .scenario import GilbertElliottLoss, Scenario, ScenarioError, load_scenario, parse_override
 from .servicegroup import ServiceGroupConfigWarning, effective_service_down_time
-from .sweep import (SweepOutputError, SweepResult, confidence_interval, normalise_grid, run_folder,
-                    sweep, validate_settings)
+from .sweep import (SweepOutputError, SweepResult, confidence_interval, normalise_grid, progress_bar,
+                    run_folder, sweep, validate_settings)
 from .textsafe import escape_control
 
 __all__ = ["Comparison", "compare", "parse_grid", "theory_for", "servers_per_project", "format_table", "METRICS"]
@@ -262,23 +262,11 @@ def _false_unknown_theory(s: Scenario, T: float, delta: float,
     return rate, []
 
 
-def _stage_bar(total: int, desc: str, unit: str, enabled: bool):
-    """A tqdm.auto bar for one stage after the sweep (which has its own), or one that says nothing:
-    loading runs and drawing figures take seconds to minutes, and must not look like a hang."""
-    from .sweep import _NoBar
-
-    if not enabled:
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit=unit)
-
-
 def _samples(folder: Path, runs: pd.DataFrame, keys: list[str], progress: bool = False) -> dict[str, np.ndarray]:
     """Per setting label: every crash → tenant latency over all replications (for CDFs)."""
     out: dict[str, list[float]] = {}
     ok = runs[runs["status"] == "ok"]
-    bar = _stage_bar(len(ok), "loading runs", "run", progress)
+    bar = progress_bar(len(ok), progress, "loading runs", "run")
     try:
         for _, row in ok.iterrows():
             _add_samples(out, folder, row, keys)
@@ -322,7 +310,7 @@ def compare(
     base = load_scenario(scenario, fixed or None)
     keys = list(grid)
     if out is not None and Path(out).exists() and not Path(out).is_dir():
-        raise SweepOutputError(f"--out {escape_control(str(out), limit=300)}: exists and is not a folder")
+        raise SweepOutputError(f"--out {show_path(out)}: exists and is not a folder")
     own = None
     if out is not None:  # refuse someone else's folder or file before hours of simulation
         n_settings = len(validate_settings(base, grid))
@@ -522,7 +510,7 @@ def write_figures(comparison: Comparison, base: Scenario, folder: Path, *, progr
     # next one must not trust a hash of inputs the files on disk no longer show
     current = {stem: fp for stem, fp, _ in figures if drawn_before.get(stem) == fp and _on_disk(own, folder, stem)}
     _write_fingerprints(own, current)
-    bar = _stage_bar(len(figures), "figures", "figure", progress)
+    bar = progress_bar(len(figures), progress, "figures", "figure")
     try:
         for stem, fp, draw in figures:
             if stem not in current:

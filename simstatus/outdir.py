@@ -26,7 +26,7 @@ from pathlib import Path
 from .textsafe import escape_control
 
 __all__ = ["MARKER", "TMP_PREFIX", "OutputFolderError", "OutputFolder", "is_own_temp", "temp_prefix",
-           "check_writable", "remove_stale_temps", "write_atomically"]
+           "check_writable", "process_gone", "remove_stale_temps", "show_path", "write_atomically"]
 
 #: The manifest that marks a folder as simstatus's own.
 MARKER = ".simstatus-manifest.json"
@@ -39,7 +39,8 @@ class OutputFolderError(ValueError):
     """A folder simstatus will not write into (someone else's, a file, unwritable, a damaged marker)."""
 
 
-def _show(path: str | os.PathLike) -> str:
+def show_path(path: str | os.PathLike) -> str:
+    """A path as messages quote it: control characters escaped, at most 300 characters."""
     return escape_control(str(path), limit=300)
 
 
@@ -58,19 +59,28 @@ def _host() -> str:
     return socket.gethostname().replace(".", "_")  # no dots: the name's fields are split on them
 
 
+def process_gone(pid: int) -> bool:
+    """Whether process ``pid`` has exited (a zombie, waiting to be reaped, has)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):  # a live process of another user; no such pid
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):  # no /proc: trust kill()
+        return False
+
+
 def _is_stale(name: str) -> bool:
     """A scratch name of a process on this host that no longer runs (a kill left it behind)."""
     try:
         who = name[len(TMP_PREFIX):].split(".")[-2]  # "<name>.<host>-<pid>.<random>"
         host, _, pid = who.rpartition("-")
-        if host != _host():
-            return False
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except (ValueError, IndexError, PermissionError, OverflowError):
-        return False  # not our format, or a live process of another user
-    return False
+        return host == _host() and process_gone(int(pid))
+    except (ValueError, IndexError):
+        return False  # not our format
 
 
 def remove_stale_temps(folder: str | os.PathLike, name: str | None = None, *, all_of_them: bool = False) -> int:
@@ -104,21 +114,21 @@ def check_writable(path: str | os.PathLike) -> None:
     existing = target
     while not existing.exists():
         if existing.is_symlink():  # a dangling link: writing would follow it somewhere else
-            raise OutputFolderError(f"{_show(existing)}: a broken symbolic link")
+            raise OutputFolderError(f"{show_path(existing)}: a broken symbolic link")
         if existing.parent == existing:
             break
         existing = existing.parent
     if existing.exists() and not existing.is_dir():
-        where = "is" if existing == target else f"is under {_show(existing)}, which is"
-        raise OutputFolderError(f"{_show(target)} {where} a file, not a folder")
+        where = "is" if existing == target else f"is under {show_path(existing)}, which is"
+        raise OutputFolderError(f"{show_path(target)} {where} a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise OutputFolderError(f"{_show(target)}: cannot write in {_show(existing)} (permission denied)")
+        raise OutputFolderError(f"{show_path(target)}: cannot write in {show_path(existing)} (permission denied)")
     try:
         fd, probe = tempfile.mkstemp(prefix=temp_prefix("probe"), dir=existing)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise OutputFolderError(f"{_show(target)}: cannot write in {_show(existing)} "
+        raise OutputFolderError(f"{show_path(target)}: cannot write in {show_path(existing)} "
                                 f"({exc.strerror or exc})") from None
 
 
@@ -168,9 +178,9 @@ class OutputFolder:
             return cls(folder, _read_marker(marker))
         if folder.is_dir() and any(folder.iterdir()):
             shown = sorted(p.name for p in folder.iterdir())
-            listing = ", ".join(_show(n) for n in shown[:5]) + (", …" if len(shown) > 5 else "")
+            listing = ", ".join(show_path(n) for n in shown[:5]) + (", …" if len(shown) > 5 else "")
             raise OutputFolderError(
-                f"{_show(folder)} is not empty and was not made by simstatus (no {MARKER}; it holds "
+                f"{show_path(folder)} is not empty and was not made by simstatus (no {MARKER}; it holds "
                 f"{listing}): simstatus writes only into a new or empty folder, or one it made, so that "
                 "it never overwrites or deletes your files; choose another folder")
         folder.mkdir(parents=True, exist_ok=True)
@@ -194,7 +204,7 @@ class OutputFolder:
         taken = [p for p in new if os.path.lexists(self.root / p)]
         if taken:
             raise OutputFolderError(
-                f"{_show(self.root / taken[0])} exists but was not written by simstatus "
+                f"{show_path(self.root / taken[0])} exists but was not written by simstatus "
                 f"({len(taken)} such path{'s' if len(taken) > 1 else ''}); move it away or choose "
                 "another folder: simstatus never overwrites files it did not write")
         if new:
@@ -269,7 +279,7 @@ def _read_marker(marker: Path) -> set[str]:
             raise ValueError("not a simstatus manifest")
         return {_relative(p) for p in data["paths"]}
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise OutputFolderError(f"{_show(marker)} is damaged or not simstatus's ({_show(exc)}); "
+        raise OutputFolderError(f"{show_path(marker)} is damaged or not simstatus's ({show_path(exc)}); "
                                 "simstatus will not write into this folder: choose another") from None
 
 

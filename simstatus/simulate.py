@@ -26,7 +26,7 @@ from . import metrics
 from .model.world import World
 from .records import (ActionRecord, EventRecord, FalseUnknownRecord, ObservationRecord,
                       TransitionRecord, to_frame, typed)
-from .outdir import MARKER, OutputFolder, OutputFolderError, remove_stale_temps, temp_prefix
+from .outdir import MARKER, OutputFolder, OutputFolderError, remove_stale_temps, show_path, temp_prefix
 from .scenario import Scenario, load_scenario, scenario_to_toml
 from .textsafe import escape_control
 
@@ -104,7 +104,7 @@ class Result:
         target = Path(directory)
         exists = target.exists() or target.is_symlink()
         if exists and not overwrite:
-            raise FileExistsError(f"{escape_control(str(target), limit=300)} already exists; "
+            raise FileExistsError(f"{show_path(target)} already exists; "
                                   "choose another --out or remove it")
         if exists:
             _check_replaceable(target)
@@ -149,12 +149,12 @@ class Result:
 def _check_replaceable(target: Path) -> None:
     """``save(overwrite=True)`` replaces a run folder, complete or damaged, and nothing else."""
     if target.is_symlink() or not target.is_dir():
-        raise OutputFolderError(f"{escape_control(str(target), limit=300)} is not a run folder; "
+        raise OutputFolderError(f"{show_path(target)} is not a run folder; "
                                 "simstatus replaces only run folders it wrote")
     foreign = sorted(p.name for p in target.iterdir() if p.name not in RUN_FILES and p.name != MARKER)
     if foreign:
         raise OutputFolderError(
-            f"{escape_control(str(target), limit=300)} holds files a run folder does not "
+            f"{show_path(target)} holds files a run folder does not "
             f"({escape_control(', '.join(foreign[:5]), limit=200)}): not replaced, so that they are not lost")
 
 

@@ -39,7 +39,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .outdir import OutputFolder, OutputFolderError, remove_stale_temps, write_atomically
+from .outdir import (OutputFolder, OutputFolderError, process_gone, remove_stale_temps, show_path,
+                     write_atomically)
 from .scenario import Scenario, ScenarioError, load_scenario, scenario_to_toml
 from .textsafe import escape_control
 
@@ -172,20 +173,6 @@ def run_folder(out: str | os.PathLike, setting_index: int, replication: int) -> 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def _gone(pid: int) -> bool:
-    """Whether process ``pid`` has exited (a zombie, waiting to be reaped, has)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):  # no /proc: trust kill()
-        return False
-
-
 def _die_with_parent(parent: int, kernel_signal: bool) -> None:
     """Pool worker initializer: exit when the sweep's process dies, even by SIGKILL.
 
@@ -200,7 +187,7 @@ def _die_with_parent(parent: int, kernel_signal: bool) -> None:
         except (OSError, AttributeError):  # no libc prctl: the watchdog alone
             pass
     ppid = os.getppid()
-    if ppid != parent and _gone(parent):  # the sweep died before this ran (else: a forkserver's child)
+    if ppid != parent and process_gone(parent):  # the sweep died before this ran (else: a forkserver's child)
         os._exit(1)
 
     def watch() -> None:
@@ -243,7 +230,7 @@ def _run_one(scenario_data: dict[str, Any], setting: dict[str, Any], seed: int,
 
 def _read_sweep_json(path: Path) -> dict[str, Any]:
     """A saved ``sweep.json``, or :class:`SweepOutputError` saying why it cannot be trusted."""
-    shown = escape_control(str(path), limit=300)
+    shown = show_path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
@@ -270,7 +257,7 @@ def _prepare_out(out: Path, scenario: Scenario, grid: dict[str, list[Any]], repl
     # replications may change: run r's seed does not depend on how many there are
     if old is not None and ({k: v for k, v in old.items() if k != "replications"}
                             != {k: v for k, v in new.items() if k != "replications"}):
-        raise SweepError(f"{escape_control(str(out), limit=300)} holds a different sweep (scenario or grid "
+        raise SweepError(f"{show_path(out)} holds a different sweep (scenario or grid "
                          "differ); choose another folder or remove it")
     # before any worker starts, so none of these is a live save: half-written runs of a killed sweep
     remove_stale_temps(out / "runs", all_of_them=True)
@@ -327,7 +314,7 @@ def sweep(
         _prepare_out(out_dir, base, grid, replications, [Path(t[4]) for t in tasks])
 
     rows: dict[tuple[int, int], dict[str, Any]] = {}
-    bar = _progress_bar(len(tasks), progress)
+    bar = progress_bar(len(tasks), progress)
     try:
         if executor is None and (jobs == 1 or len(tasks) == 1):
             for s_index, r, setting, seed, folder in tasks:
@@ -400,13 +387,16 @@ class _NoBar:
         pass
 
 
-def _progress_bar(total: int, enabled: bool):
-    """tqdm.auto (a widget in notebooks, a bar in terminals), or nothing at all when disabled."""
+def progress_bar(total: int, enabled: bool, desc: str = "sweep", unit: str = "run"):
+    """tqdm.auto (a widget in notebooks, a bar in terminals), or nothing at all when disabled.
+
+    Also for the stages after a sweep (loading runs, drawing figures), which take seconds to
+    minutes and must not look like a hang."""
     if not enabled:
         return _NoBar()
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc="sweep", unit="run")
+    return tqdm(total=total, desc=desc, unit=unit)
 
 
 def _plain(scenario: Scenario) -> dict[str, Any]:
