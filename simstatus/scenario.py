@@ -516,6 +516,20 @@ class Distribution(_Model):
             return self.median * math.exp(self.sigma**2 / 2)  # type: ignore[operator]
         return float(np.mean(self.values))
 
+    def second_moment(self) -> float:
+        """The analytic E[X²]: queueing waits (Pollaczek–Khinchine) depend on it, not on the mean alone."""
+        d = self.dist
+        if d == "fixed":
+            return float(self.value) ** 2  # type: ignore[arg-type]
+        if d == "uniform":  # ∫ x² dx / (b − a) over [a, b]
+            a, b = float(self.low), float(self.high)  # type: ignore[arg-type]
+            return (a * a + a * b + b * b) / 3
+        if d == "exponential":
+            return 2.0 * float(self.mean) ** 2  # type: ignore[arg-type]
+        if d == "lognormal":  # E[e^{2(μ + σZ)}] = e^{2μ + 2σ²}, μ = ln(median)
+            return float(self.median) ** 2 * math.exp(2 * self.sigma**2)  # type: ignore[arg-type]
+        return float(np.mean(np.square(self.values)))  # sample() picks each listed value alike
+
     def upper_bound(self) -> float:
         """The largest value ``sample`` can return (``inf`` for unbounded tails)."""
         d = self.dist
@@ -581,6 +595,8 @@ class NovaConfig(_Model):
     report_interval: Annotated[float, BeforeValidator(_duration_gt0)] = 10.0
     service_down_time: Annotated[float, BeforeValidator(_duration_gt0)] = 60.0
     servicegroup_driver: Literal["db", "mc"] = "db"
+    #: oslo.messaging's call timeout: a blocking report waits at most this long (with ``[conductor]``)
+    rpc_response_timeout: Annotated[float, BeforeValidator(_duration_gt0)] = 60.0
     host_status_precedence: Literal["nova", "api-ref"] = "nova"
     policy: dict[str, str] = Field(default_factory=dict)
 
@@ -746,6 +762,60 @@ class HeartbeatConfig(_Model):
         return self.loss if isinstance(self.loss, float) and self.hiccups is None else None
 
 
+class BackgroundLoad(_Model):
+    """Other RPC traffic the conductor serves besides reports: a Poisson stream of jobs.
+
+    Given as ``rate`` (jobs per second, the whole cloud) or ``utilisation`` (the share of the
+    conductors' total capacity it takes); ``service_time`` defaults to the reports' one.
+    """
+
+    rate: Annotated[float | None, _ranged(0, lo_open=True, optional=True, note="jobs per second")] = None
+    utilisation: Annotated[float | None, _ranged(0, 1, lo_open=True, hi_open=True, optional=True)] = None
+    service_time: Distribution | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> BackgroundLoad:
+        given = [k for k in ("rate", "utilisation") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise _problem("give exactly one of rate (jobs per second) or utilisation (a share of "
+                           f"capacity, 0 < utilisation < 1) (got {', '.join(given) or 'neither'})")
+        return self
+
+
+class ConductorConfig(_Model):
+    """nova-conductor as a finite server: the db driver's reports queue for it (docs/conductor.md).
+
+    Without this section reports are written after their network delay alone, as before.
+    """
+
+    count: Annotated[int, _ranged(1, 1000, integer=True, note="conductor services")] = 1
+    workers: Annotated[int, _ranged(1, 1000, integer=True, note="worker processes per conductor")] = 1
+    service_time: Distribution = Field(default_factory=lambda: Distribution(dist="fixed", value=0.005))
+    background: BackgroundLoad | None = None
+    drop_expired: Bool = True
+
+    @property
+    def servers(self) -> int:
+        """Worker processes in all: each is one FIFO server."""
+        return self.count * self.workers
+
+    @property
+    def background_rate(self) -> float:
+        """Background jobs per second for the whole cloud (0 without background load)."""
+        b = self.background
+        if b is None:
+            return 0.0
+        if b.rate is not None:
+            return float(b.rate)
+        mean = (b.service_time or self.service_time).mean_value()
+        return b.utilisation * self.servers / mean if mean > 0 else 0.0  # type: ignore[operator]
+
+    @property
+    def background_service(self) -> Distribution:
+        b = self.background
+        return b.service_time if b is not None and b.service_time is not None else self.service_time
+
+
 class FaultConfig(_Model):
     """One kind of fault: where, when (one instant or a rate) and for how long."""
 
@@ -903,6 +973,7 @@ class Scenario(_Model):
     nova: NovaConfig = Field(default_factory=NovaConfig)
     cloud: CloudConfig = Field(default_factory=CloudConfig)
     heartbeat: HeartbeatConfig = Field(default_factory=HeartbeatConfig)
+    conductor: ConductorConfig | None = None
     faults: list[FaultConfig] = Field(default_factory=list)
     monitor: MonitorConfig = Field(default_factory=MonitorConfig)
     maintenance: list[MaintenanceConfig] = Field(default_factory=list)
@@ -925,6 +996,8 @@ class Scenario(_Model):
         """Rough event count: heartbeat reports, plus every tenant poll when polls are simulated."""
         hosts, duration = self.cloud.hosts, self.duration
         events = hosts * duration / self.nova.report_interval
+        if self.conductor is not None:
+            events += self.conductor.background_rate * duration  # each background job is queued
         if self.tenants.mode == "poll":
             events += hosts * self.cloud.servers_per_host * duration / self.tenants.poll_interval
         return events
@@ -1004,6 +1077,19 @@ class Scenario(_Model):
                              "rate, cloud.hosts or duration)"))
         return problems
 
+    def _conductor_checks(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Background load the conductors can carry: below their capacity, or queues grow for ever."""
+        c = self.conductor
+        if c is None or c.background is None or c.background.rate is None:
+            return []
+        load = c.background.rate * c.background_service.mean_value() / c.servers
+        if load >= 1.0:
+            return [(("conductor", "background", "rate"), f"{_fmt_num(c.background.rate)} jobs/s × mean "
+                     f"service {_fmt_num(c.background_service.mean_value())} s over {c.servers} worker"
+                     f"{'s' * (c.servers > 1)} is a utilisation of {load:.3g} (allowed: below 1, or the "
+                     "queue grows without end; lower the rate or add conductor workers)")]
+        return []
+
     def _time_limits(self) -> list[tuple[tuple[str | int, ...], str]]:
         """``start`` so that every timestamp of the run, and of serve and clock skew after it, exists."""
         first, last = MIN_START.strftime("%Y-%m-%dT%H:%M:%SZ"), MAX_END.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -1052,6 +1138,7 @@ class Scenario(_Model):
         if self.heartbeat.jitter >= half:
             problems.append((("heartbeat", "jitter"), f"{_fmt_num(self.heartbeat.jitter)} s is too large "
                              f"(allowed: 0 <= jitter < nova.report_interval / 2 = {_fmt_num(half)} s)"))
+        problems.extend(self._conductor_checks())
         events = self.estimated_events
         if events > MAX_EVENTS:
             beats = n * self.duration / self.nova.report_interval

@@ -29,6 +29,7 @@ scalar in gives a float.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -53,6 +54,10 @@ __all__ = [
     "mean_mistake_recurrence",
     "query_accuracy",
     "stall_ramp",
+    "ConductorLoad",
+    "conductor_background_rate",
+    "conductor_load",
+    "conductor_unknown_hosts",
 ]
 
 
@@ -465,3 +470,154 @@ def stall_ramp(S: ArrayLike, T: float, delta: float) -> float | np.ndarray:
     stall's end, when the queued report is written.
     """
     return _out(_ramp((np.asarray(S, dtype=float) - (T - delta)) / delta))
+
+
+# --- conductor load (queueing) -----------------------------------------------------------------
+#
+# Every report write goes through nova-conductor: nova-compute's ``service_ref.save()`` is a
+# blocking RPC.  RabbitMQ pushes each message to the next consumer as it arrives (oslo.messaging's
+# prefetch 0), so each of the count × workers worker processes keeps its own FIFO backlog: c
+# single-server queues fed by a random split, not one c-server queue.
+
+
+@dataclass(frozen=True)
+class ConductorLoad:
+    """Load on nova-conductor's worker processes and the report delay it adds (see :func:`conductor_load`).
+
+    Rates are per worker process and per second; times are seconds.  ``mean_wait`` and
+    ``mean_delay`` are ``nan`` when ``utilisation >= 1``: no steady state exists there, and
+    ``cycle`` is the figure that still holds.
+    """
+
+    hosts: int
+    report_interval: float
+    servers: int  #: worker processes in all: count × workers
+    report_rate: float  #: reports a worker receives per second, N/(Δ·c)
+    background_rate: float  #: other RPC jobs a worker receives per second
+    report_utilisation: float  #: share of a worker's time spent writing reports
+    background_utilisation: float  #: share of a worker's time spent on other jobs (ρ_b)
+    utilisation: float  #: ρ, the two together
+    mean_wait: float  #: W_q, mean time a report waits in the backlog (Pollaczek–Khinchine)
+    mean_delay: float  #: W_q + E[S_r], the report delay the conductor adds (network excluded)
+    saturation_hosts: float  #: N*, the host count at which ρ reaches 1
+    cycle: float  #: bound on a host's mean start-to-start report interval, max(Δ, N·E[S_r]/(c(1 − ρ_b)))
+
+
+def _whole(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a whole number >= 1 (got {value!r})")
+    return int(value)
+
+
+def _positive(name: str, value: float) -> float:
+    v = float(value)
+    if not math.isfinite(v) or v <= 0:
+        raise ValueError(f"{name} must be a finite number of seconds > 0 (got {value!r})")
+    return v
+
+
+def conductor_background_rate(utilisation: float, service: Distribution, count: int = 1,
+                              workers: int = 1) -> float:
+    """Cloud-wide rate (jobs/s) of background RPC jobs that keep ``utilisation`` of the conductor busy.
+
+    ``[conductor.background]`` takes either form; this turns the share of total capacity (c worker
+    processes, each busy ``utilisation`` of the time) into the rate ``utilisation · c / E[S_b]``
+    that :func:`conductor_load` takes.
+
+    :raises ValueError: ``utilisation`` outside [0, 1), or a positive one with zero-length jobs.
+    """
+    u = float(utilisation)
+    if not 0.0 <= u < 1.0:
+        raise ValueError(f"background utilisation must be in [0, 1) (got {utilisation!r}): "
+                         "at 1 the conductor would have no time left for reports")
+    servers = _whole("count", count) * _whole("workers", workers)
+    mean = service.mean_value()
+    if u == 0.0:
+        return 0.0
+    if mean <= 0:
+        raise ValueError(f"background utilisation {u} needs a background service time > 0 "
+                         "(jobs that take no time keep no worker busy)")
+    return u * servers / mean
+
+
+def conductor_load(hosts: int, report_interval: float, service: Distribution, *, count: int = 1,
+                   workers: int = 1, background_rate: float = 0.0,
+                   background_service: Distribution | None = None) -> ConductorLoad:
+    """Utilisation, mean queue wait and saturation of nova-conductor under N hosts' reports.
+
+    Each of ``hosts`` hosts sends one report every ``report_interval`` Δ to one of c = ``count`` ×
+    ``workers`` worker processes picked at random; ``background_rate`` other jobs per second
+    (cloud-wide, Poisson) are spread evenly over them.  Per worker: λ_r = N/(Δc), λ_b = rate/c,
+    ρ = λ_r·E[S_r] + λ_b·E[S_b], and the mean wait in the worker's FIFO backlog is
+    Pollaczek–Khinchine's for M/G/1 with two job classes,
+    ``W_q = (λ_r·E[S_r²] + λ_b·E[S_b²]) / (2(1 − ρ))``.
+
+    **Approximation, and when it holds.**  A worker's arrivals are the superposition of N sparse,
+    independent streams, randomly split: by Palm–Khintchine that is close to Poisson when
+    N/c ≫ 1 (tens of hosts per worker or more).  Each host sending exactly one report per interval
+    is less bursty than Poisson, so P–K overstates the wait: slightly when reports are split over
+    several workers, most with a single worker near ρ = 0.9, where the same arrival pattern repeats
+    every interval and nothing randomises it.  It holds for ρ below about 0.9 and a report delay
+    well below Δ (a host then never waits for its own previous call).  Near and above ρ = 1 the blocking call closes the loop: a host has at most one report in flight, so
+    throughput cannot exceed the capacity left by background work and a host's interval stretches
+    to about ``cycle = max(Δ, N·E[S_r]/(c(1 − ρ_b)))`` (the operational-law asymptotic bound for a
+    closed system).  The saturation host count is ``N* = Δ·(c − λ_b,total·E[S_b])/E[S_r]``
+    (``inf`` when reports take no time).  Network delay is not included: it shifts arrivals, not
+    their rate.
+
+    :param background_service: a background job's service time (default: ``service``).
+    :raises ValueError: a count below 1, a non-positive interval, a negative rate, or background
+        work alone using all of the conductor's capacity.
+    """
+    n = _whole("hosts", hosts)
+    delta = _positive("report_interval", report_interval)
+    servers = _whole("count", count) * _whole("workers", workers)
+    rate = float(background_rate)
+    if not math.isfinite(rate) or rate < 0:
+        raise ValueError(f"background_rate must be a finite number of jobs per second >= 0 "
+                         f"(got {background_rate!r})")
+    bg = service if background_service is None else background_service
+    s1, s2 = service.mean_value(), service.second_moment()
+    b1, b2 = bg.mean_value(), bg.second_moment()
+    lam_r, lam_b = n / (delta * servers), rate / servers
+    rho_r, rho_b = lam_r * s1, lam_b * b1
+    if rho_b >= 1:
+        raise ValueError(f"background jobs alone use {rho_b:.3g} of the conductor's capacity "
+                         f"({rate:g}/s × {b1:g} s over {servers} worker(s)); it must be < 1")
+    rho = rho_r + rho_b
+    if rho < 1:
+        wait = (lam_r * s2 + lam_b * b2) / (2 * (1 - rho))
+        delay = wait + s1
+    else:  # no steady state: the open queue grows without bound, the closed loop throttles
+        wait = delay = math.nan
+    free = servers * (1 - rho_b)  # worker-seconds per second left for reports
+    saturation = delta * free / s1 if s1 > 0 else math.inf
+    cycle = max(delta, n * s1 / free)
+    return ConductorLoad(hosts=n, report_interval=delta, servers=servers, report_rate=lam_r,
+                         background_rate=lam_b, report_utilisation=rho_r,
+                         background_utilisation=rho_b, utilisation=rho, mean_wait=wait,
+                         mean_delay=delay, saturation_hosts=saturation, cycle=cycle)
+
+
+def conductor_unknown_hosts(service_down_time: float, report_interval: float, service: Distribution,
+                            *, count: int = 1, workers: int = 1, background_rate: float = 0.0,
+                            background_service: Distribution | None = None) -> float:
+    """Host count beyond which the closed-loop cycle exceeds T, so healthy hosts turn UNKNOWN.
+
+    Above saturation each host's mean report interval is ``N·E[S_r]/(c(1 − ρ_b))``
+    (:func:`conductor_load`'s ``cycle``); it passes T at ``N_U = T·c(1 − ρ_b)/E[S_r] = N*·T/Δ``.
+    Beyond N_U a host's writes are on average more than T apart: every host spends part of each
+    interval UNKNOWN.  Variation in the gaps flips some hosts before that, so this is where false
+    UNKNOWN becomes the rule, not where it starts.  ``inf`` when reports take no time.
+
+    :param service_down_time: the *effective* T (Nova replaces T ≤ Δ with 2.5·Δ).
+    :raises ValueError: as :func:`conductor_load`, or T ≤ Δ.
+    """
+    T = _positive("service_down_time", service_down_time)
+    delta = _positive("report_interval", report_interval)
+    if T <= delta:
+        raise ValueError(f"service_down_time {T:g} s must exceed report_interval {delta:g} s: pass "
+                         "the effective value (Nova replaces T <= report_interval with 2.5 × it)")
+    load = conductor_load(1, delta, service, count=count, workers=workers,
+                          background_rate=background_rate, background_service=background_service)
+    return load.saturation_hosts * T / delta
