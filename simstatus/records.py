@@ -81,7 +81,7 @@ _CATEGORIES: dict[str, Sequence[str]] = {
     "phase": ("start", "end"),
     "actor": ("monitor", "operator", "client"),
     "action": ("force_down", "unforce_down", "disable", "enable"),
-    "cause": ("loss", "delay", "stall", "skew", "memcached"),
+    "cause": ("loss", "delay", "stall", "skew", "memcached", "conductor"),
 }
 
 

@@ -793,6 +793,9 @@ class ConductorConfig(_Model):
     service_time: Distribution = Field(default_factory=lambda: Distribution(dist="fixed", value=0.005))
     background: BackgroundLoad | None = None
     drop_expired: Bool = True
+    #: a lost report (heartbeat.loss, a hiccup): its write fails and the call returns the error
+    #: at once ("error"), or the message is gone and the caller waits out rpc_response_timeout
+    lost_reports: Literal["error", "timeout"] = "error"
 
     @property
     def servers(self) -> int:

@@ -214,4 +214,6 @@ def simulate(scenario: Scenario | str | os.PathLike | Mapping[str, Any], **overr
             "simpy_events": _scheduled_events(world.env),
         },
     }
+    if world.planner is not None:
+        result.meta["conductor"] = world.planner.stats()
     return result

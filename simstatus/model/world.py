@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import simpy
 
 from ..api.compute import Backend
@@ -24,6 +25,7 @@ from ..servicegroup import ServiceGroup, ServiceGroupConfigWarning, effective_se
 from ..status import HostStatus
 from .conditions import Window
 from .faults import FaultInjector, select_hosts
+from .conductor import ConductorHost, ConductorPlanner, _Background, _DrawBank
 from .heartbeats import HeartbeatStream
 from .loss import GilbertElliottChain, HiccupWindows
 from .monitor import FaultMonitor
@@ -80,7 +82,12 @@ class World:
             hb.hiccups.rate_per_day, hb.hiccups.duration.sample, stream(s.seed, "hiccups"))
         fraction = hb.hiccups.fraction if hb.hiccups is not None else 1.0
         random_startup = hb.startup.dist != "fixed"  # fixed draws nothing: no stream needed
+        self.planner: ConductorPlanner | None = None
+        if s.conductor is not None and s.nova.servicegroup_driver == "db":
+            self._build_conductor(phases if hb.warm_start else None, fraction, random_startup)
         for i, host in enumerate(self.hosts):
+            if self.planner is not None:
+                break
             loss = hb.loss if isinstance(hb.loss, float) else GilbertElliottChain(
                 hb.loss, stream(s.seed, "heartbeat-loss", i))
             hs = HeartbeatStream(
@@ -136,6 +143,59 @@ class World:
                 fetch = direct_fetch(self.api, version)
             TenantPoller(env, self.api, self.phases, t.poll_interval, self.observations, fetch,
                          self._first_seen, t.endpoint)
+
+    def _build_conductor(self, phases, fraction: float, random_startup: bool) -> None:
+        """The db driver's reports through ``[conductor]``: one planner for the cloud, a view per host."""
+        s, hb, c = self.scenario, self.scenario.heartbeat, self.scenario.conductor
+        n = len(self.hosts)
+        loss = [hb.loss if isinstance(hb.loss, float) else GilbertElliottChain(
+            hb.loss, stream(s.seed, "heartbeat-loss", i)) for i in range(n)]
+        draws = _DrawBank(
+            n, delay=hb.delay.sample, loss=loss, rngs=[stream(s.seed, "heartbeats", i) for i in range(n)],
+            jitter=hb.jitter,
+            hiccup_rngs=[stream(s.seed, "heartbeat-hiccup", i) for i in range(n)] if (
+                self.hiccups is not None and fraction < 1) else None,
+            service=c.service_time.sample, service_rngs=[stream(s.seed, "conductor-service", i) for i in range(n)],
+            servers=c.servers, dispatch_rngs=[stream(s.seed, "conductor-dispatch", i) for i in range(n)])
+        rate = c.background_rate
+        background = _Background(rate, c.background_service.sample, c.servers,
+                                 stream(s.seed, "conductor-background")) if rate > 0 else None
+        planner = self.planner = ConductorPlanner(
+            hosts=n, report_interval=s.nova.report_interval, first_report_delay=hb.first_report_delay,
+            rpc_timeout=s.nova.rpc_response_timeout, count=c.count, workers=c.workers, draws=draws,
+            phases=phases, horizon=s.duration, stalls=self.stalls, hiccups=self.hiccups,
+            hiccup_fraction=fraction, drop_expired=c.drop_expired, background=background, lost_reports=c.lost_reports,
+            fast=self.conductor_fast)
+        planner.flag_gap = self.service_down_time
+        if phases is not None:  # a warm cloud: each host's previous report landed one interval earlier
+            planner.base_end[:] = planner.base_stamp[:] = planner._initial.next_send - planner.delta
+        for i, host in enumerate(self.hosts):
+            view = ConductorHost(planner, i, first_report_delay=hb.first_report_delay, startup=hb.startup.sample,
+                                 startup_rng=stream(s.seed, "heartbeat-startup", i) if random_startup else None)
+            self.streams[host] = view
+            self.cloud.services[host].heartbeats = view
+        planner.on_replan = self._poke_hosts
+        self.env.process(self._advance_conductor())
+
+    #: the per-report engine throughout instead of the fast path (tests compare the two)
+    conductor_fast = True
+
+    def _poke_hosts(self, hosts) -> None:
+        for i in hosts.tolist():
+            probe = self.probes.get(self.hosts[i])
+            if probe is not None:
+                probe.poke()
+
+    def _advance_conductor(self):
+        """Keep the conductor's plan one window ahead of the clock, poking hosts it may change."""
+        planner, env = self.planner, self.env
+        while True:
+            planner.fold(env.now)
+            for window in planner.plan_until(env.now + planner.W):
+                self._poke_hosts(np.flatnonzero(window.flags))
+            # wake when the clock enters the last window solved (serve mode may move the horizon)
+            last = planner.windows[-1].t0 if planner.windows else env.now
+            yield env.timeout(last - env.now if last > env.now else planner.W)
 
     def _first_seen(self, server) -> str | None:
         """What a tenant sees of a healthy host before its first poll."""
