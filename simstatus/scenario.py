@@ -819,6 +819,24 @@ class ConductorConfig(_Model):
         return b.service_time if b is not None and b.service_time is not None else self.service_time
 
 
+def _conductor_selection(value: Any) -> Any:
+    """``conductors``: "all", a count (picked at random), or a list of distinct indices from 0."""
+    allowed = 'allowed: "all", a count >= 1, or a list of conductor indices such as [0, 2]'
+    if value is None or value == "all":
+        return value
+    if isinstance(value, bool):
+        raise ValueError(f"expected a conductor selection (got {_show(value)}; {allowed})")
+    if isinstance(value, int):
+        if value < 1:
+            raise ValueError(f"{value} conductors asked for ({allowed})")
+        return value
+    if isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        if len(set(value)) != len(value) or min(value) < 0:
+            raise ValueError(f"expected distinct indices >= 0 (got {_show(value)}; {allowed})")
+        return value
+    raise ValueError(f"expected a conductor selection (got {_show(value)}; {allowed})")
+
+
 class FaultConfig(_Model):
     """One kind of fault: where, when (one instant or a rate) and for how long."""
 
@@ -831,6 +849,9 @@ class FaultConfig(_Model):
     offset: Annotated[float | None, BeforeValidator(_optional(_duration_signed))] = None
     #: memcached_outage only: memcached restarts empty (true, the default) or keeps its keys
     restart: Annotated[bool | None, BeforeValidator(_optional(_bool))] = None
+    #: clock_skew with [conductor] only: which conductors' clocks are off ("all", a count picked at
+    #: random, or a list of indices from 0)
+    conductors: Annotated[Union[Literal["all"], list[int], int, None], BeforeValidator(_conductor_selection)] = None
 
     @model_validator(mode="after")
     def _consistent(self) -> FaultConfig:
@@ -859,6 +880,9 @@ class FaultConfig(_Model):
         if self.kind != "clock_skew" and self.offset is not None:
             problems.append((("offset",), f"only clock_skew takes an offset (got {_show(self.offset)} "
                                           f"for {self.kind})"))
+        if self.kind != "clock_skew" and self.conductors is not None:
+            problems.append((("conductors",), f"only clock_skew takes conductors (got {_show(self.conductors)} "
+                                              f"for {self.kind})"))
         if self.kind != "memcached_outage" and self.restart is not None:
             problems.append((("restart",), f"only memcached_outage takes restart (got {_show(self.restart)} "
                                            f"for {self.kind})"))
@@ -1081,17 +1105,35 @@ class Scenario(_Model):
         return problems
 
     def _conductor_checks(self) -> list[tuple[tuple[str | int, ...], str]]:
-        """Background load the conductors can carry: below their capacity, or queues grow for ever."""
+        """Clock skews aimed at conductors that exist; background load below the conductors' capacity."""
         c = self.conductor
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        via_conductor = c is not None and self.nova.servicegroup_driver == "db"
+        for i, f in enumerate(self.faults):
+            if f.kind != "clock_skew":
+                continue
+            if not via_conductor and f.conductors is not None:
+                problems.append((("faults", i, "conductors"), "needs a [conductor] section and the db driver "
+                                 "(without them a skewed clock is a host's: use hosts)"))
+            elif via_conductor and "hosts" in f.model_fields_set:
+                problems.append((("faults", i, "hosts"), "with [conductor] the clock that stamps "
+                                 "last_seen_up is the conductor's, not the host's (allowed: conductors = "
+                                 '"all", a count or a list of indices)'))
+            elif via_conductor and isinstance(f.conductors, int) and f.conductors > c.count:  # type: ignore[union-attr]
+                problems.append((("faults", i, "conductors"), f"{f.conductors} conductors asked for, there are "
+                                 f"{c.count} (allowed: 1 <= count <= conductor.count)"))  # type: ignore[union-attr]
+            elif via_conductor and isinstance(f.conductors, list) and max(f.conductors) >= c.count:  # type: ignore[union-attr]
+                problems.append((("faults", i, "conductors"), f"index {max(f.conductors)} does not exist "
+                                 f"(allowed: 0 … {c.count - 1}, from conductor.count = {c.count})"))  # type: ignore[union-attr]
         if c is None or c.background is None or c.background.rate is None:
-            return []
+            return problems
         load = c.background.rate * c.background_service.mean_value() / c.servers
         if load >= 1.0:
-            return [(("conductor", "background", "rate"), f"{_fmt_num(c.background.rate)} jobs/s × mean "
+            return problems + [(("conductor", "background", "rate"), f"{_fmt_num(c.background.rate)} jobs/s × mean "
                      f"service {_fmt_num(c.background_service.mean_value())} s over {c.servers} worker"
                      f"{'s' * (c.servers > 1)} is a utilisation of {load:.3g} (allowed: below 1, or the "
                      "queue grows without end; lower the rate or add conductor workers)")]
-        return []
+        return problems
 
     def _time_limits(self) -> list[tuple[tuple[str | int, ...], str]]:
         """``start`` so that every timestamp of the run, and of serve and clock skew after it, exists."""

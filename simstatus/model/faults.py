@@ -15,7 +15,9 @@ What each kind does to a host's reports:
 * ``control_plane_stall``: global; reports arriving during the window are written when it ends
   (db driver only: mc reports go straight to memcached and do not wait).
 * ``clock_skew``: reports written during the window carry ``last_seen_up`` offset by ``offset``
-  (db driver only: the conductor's clock; an mc key carries nova-compute's own time).
+  (db driver only: the conductor's clock; an mc key carries nova-compute's own time).  With
+  ``[conductor]`` the skew is a conductor's (``conductors``): it stamps only the writes that
+  conductor serves, whichever host sent them, so it acts on every host.
 * ``memcached_outage``: global; with the mc driver no key can be read (every host is down) and
   sets arriving during the window are lost; with ``restart`` the cache is empty afterwards.  No
   effect with the db driver.  nova-compute is healthy, so the UNKNOWN it causes is false.
@@ -108,15 +110,27 @@ class FaultInjector:
         hosts = select_hosts(config.hosts, self.world.hosts, rng)
         self.env.process(self._arrivals(config, hosts, rng))
 
+    def _conductor_skew(self, kind: str) -> bool:
+        """A clock skew with ``[conductor]``: a conductor's clock, acting on every host's writes."""
+        return kind == "clock_skew" and getattr(self.world, "planner", None) is not None
+
     def _arrivals(self, config, hosts: list[str], rng: np.random.Generator):
         env = self.env
         stall = config.kind in GLOBAL_FAULTS
         restart = config.restart is not False  # None (another kind) or True
+        conductors: list[int] | None = None
+        if self._conductor_skew(config.kind):
+            stall = True  # global: any host's report may be written by the skewed conductor
+            count = self.world.planner.count
+            sel = config.conductors
+            conductors = (list(range(count)) if sel in (None, "all") else sorted(
+                rng.choice(count, size=sel, replace=False).tolist()) if isinstance(sel, int) else list(sel))
         if config.at is not None:
             yield env.timeout(quantize(config.at))
             duration = self._duration(config, rng)
             if stall:
-                self.inject(config.kind, None, duration, restart=restart)
+                self.inject(config.kind, None, duration, offset=config.offset or 0.0, restart=restart,
+                            conductors=conductors)
             else:
                 for host in hosts:
                     self.inject(config.kind, host, duration, offset=config.offset or 0.0)
@@ -128,8 +142,9 @@ class FaultInjector:
         while True:
             yield env.timeout(quantize(rng.exponential(1.0 / rate)))
             host = None if stall else hosts[int(rng.integers(len(hosts)))]
+            one = None if conductors is None else [conductors[int(rng.integers(len(conductors)))]]
             self.inject(config.kind, host, self._duration(config, rng), offset=config.offset or 0.0,
-                        restart=restart)
+                        restart=restart, conductors=one)
 
     @staticmethod
     def _duration(config, rng: np.random.Generator) -> float:
@@ -139,11 +154,13 @@ class FaultInjector:
 
     # -- one fault ------------------------------------------------------------------------------
     def inject(
-        self, kind: str, host: str | None, duration: float, *, offset: float = 0.0, restart: bool = True
+        self, kind: str, host: str | None, duration: float, *, offset: float = 0.0, restart: bool = True,
+        conductors: list[int] | None = None,
     ) -> Fault | None:
         """Start a fault now on ``host`` (``None``: every host, for a global kind); ``None`` if skipped.
 
-        ``restart`` (memcached outage only): memcached comes back empty.
+        ``restart`` (memcached outage only): memcached comes back empty.  ``conductors`` (clock
+        skew with ``[conductor]``): whose clocks are off (default: all of them).
         """
         env, world = self.env, self.world
         hosts = world.hosts if host is None else [host]
@@ -165,6 +182,13 @@ class FaultInjector:
             window = Window(now, fault.end, fault=fault.id, flush=restart)
             world.outages.append(window)
             fault.windows.append(window)
+        conductor_skew = self._conductor_skew(kind)
+        if conductor_skew:
+            planner = world.planner
+            for c in (range(planner.count) if conductors is None else conductors):
+                window = Window(now, fault.end, offset=offset, fault=fault.id)
+                planner.skews[c].append(window)
+                fault.windows.append(window)
         for h in hosts:
             stream = world.streams[h]
             if kind in TIMER_FAULTS:
@@ -174,7 +198,7 @@ class FaultInjector:
                 window = Window(now, fault.end, fault=fault.id)
                 stream.partitions.append(window)
                 fault.windows.append(window)
-            elif kind == "clock_skew":
+            elif kind == "clock_skew" and not conductor_skew:
                 window = Window(now, fault.end, offset=offset, fault=fault.id)
                 stream.skews.append(window)
                 fault.windows.append(window)
