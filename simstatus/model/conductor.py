@@ -681,7 +681,7 @@ class ConductorPlanner:
                     push(t + d, _P_ARRIVE, h, "arrive", {"a": t + d, "key": h, "k": k, "s": t, "d": d, "j": j,
                                                          "sig": sig, "wrk": wrk, "epoch": ep, "exp": t + R,
                                                          "admitted": False, "fail": lost, "start": np.nan,
-                                                         "end": np.nan, "u": u})
+                                                         "end": np.nan, "u": u if self.hiccups is not None else 1.0})
             elif kind == "arrive":
                 job = p
                 h = job["key"]
@@ -1118,7 +1118,7 @@ class ConductorPlanner:
                     gone = True
                     self._settle_one(out, h, k, s, _PARTITION, a)
                 else:
-                    for f, v in (("a", a), ("key", h), ("k", k), ("s", s), ("d", d), ("j", j), ("u", u),
+                    for f, v in (("a", a), ("key", h), ("k", k), ("s", s), ("d", d), ("j", j), ("u", u if self.hiccups is not None else 1.0),
                                  ("sig", sig), ("wrk", wrk), ("epoch", epoch), ("exp", s + R),
                                  ("admitted", False), ("fail", lost), ("start", np.nan), ("end", np.nan)):
                         cols[f].append(v)
