@@ -19,8 +19,9 @@ from dataclasses import dataclass
 
 import simpy
 
-__all__ = ["BenchRow", "StartupRow", "bench_overrides", "machine_name", "run_bench", "format_bench",
-           "run_startup_bench", "format_startup_bench"]
+__all__ = ["BenchRow", "ConductorRow", "StartupRow", "bench_overrides", "machine_name", "run_bench",
+           "format_bench", "run_conductor_bench", "format_conductor_bench", "run_startup_bench",
+           "format_startup_bench"]
 
 #: hosts of the ``simstatus run`` that the start-up figures time (the default scenario's size)
 STARTUP_RUN_HOSTS = 20
@@ -92,6 +93,66 @@ def format_bench(rows: list[BenchRow]) -> str:
     for r in rows:
         lines.append(f"{r.hosts:>6} {r.hours:>6g} {r.heartbeats:>11,} {r.faults:>7} {r.transitions:>11} "
                      f"{r.baseline_s:>10.2f} {r.simstatus_s:>11.2f} {r.speedup:>8.1f}x")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class ConductorRow:
+    """One cloud size with and without ``[conductor]``, healthy (no faults) or with the scenario's."""
+
+    hosts: int
+    hours: float
+    faults: str  # "none" or "scenario"
+    textbook_s: float
+    conductor_s: float
+    fast_windows: int
+    loop_windows: int
+
+    @property
+    def ratio(self) -> float:
+        return self.conductor_s / self.textbook_s if self.textbook_s else float("inf")
+
+
+#: the conductor the benchmark adds when the scenario has none: one worker, Nova-like 5 ms writes
+BENCH_CONDUCTOR = {"conductor.workers": 1}
+
+
+def run_conductor_bench(scenario: str, hosts: list[int], hours: float) -> list[ConductorRow]:
+    """Time each size without and with the conductor, healthy and with the scenario's faults.
+
+    The realistic path must not cost a healthy cloud more than twice the textbook path
+    (docs/conductor.md); the ratio is measured here, in the same run, on this machine.
+    """
+    from .scenario import load_scenario
+    from .simulate import simulate
+
+    rows = []
+    for n in hosts:
+        for faults in ("none", "scenario"):
+            base = bench_overrides(n, hours)
+            if faults == "none":
+                base["faults"] = []
+            plain = {**base, "conductor": None}
+            with_conductor = base if load_scenario(scenario, base).conductor is not None else {**base, **BENCH_CONDUCTOR}
+            started = time.perf_counter()
+            simulate(scenario, **plain)
+            textbook = time.perf_counter() - started
+            started = time.perf_counter()
+            result = simulate(scenario, **with_conductor)
+            conductor = time.perf_counter() - started
+            stats = result.meta["conductor"]
+            rows.append(ConductorRow(n, hours, faults, textbook, conductor, stats["fast_windows"],
+                                     stats["loop_windows"]))
+    return rows
+
+
+def format_conductor_bench(rows: list[ConductorRow]) -> str:
+    head = (f"{'hosts':>6} {'hours':>6} {'faults':>8} {'textbook s':>10} {'conductor s':>11} {'ratio':>6} "
+            f"{'fast/per-report windows':>24}")
+    lines = ["the heartbeat path through [conductor] against the textbook path (docs/conductor.md)", head]
+    for r in rows:
+        lines.append(f"{r.hosts:>6} {r.hours:>6g} {r.faults:>8} {r.textbook_s:>10.2f} {r.conductor_s:>11.2f} "
+                     f"{r.ratio:>5.1f}x {f'{r.fast_windows}/{r.loop_windows}':>24}")
     return "\n".join(lines)
 
 

@@ -82,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-api", dest="api", action="store_false",
                        help="skip the API measurement (a 1,000-server detail list against FastAPI's default "
                             "encoding)")
+    bench.add_argument("--no-conductor", dest="conductor", action="store_false",
+                       help="skip the conductor measurement (each size without and with [conductor], "
+                            "healthy and with the scenario's faults)")
     bench.add_argument("--no-startup", dest="startup", action="store_false",
                        help="skip the start-up measurement (--version, --help and a 20-host run as new "
                             "processes, against `python -c pass`)")
@@ -177,6 +180,11 @@ def _bench(args: argparse.Namespace) -> int:
     if args.startup:  # the start-up run (a child process) takes the scenario as it is, resized
         load_scenario(args.scenario, {"cloud.hosts": STARTUP_RUN_HOSTS, "maintenance": []})
     print(format_bench(run_bench(args.scenario, args.hosts, args.hours)))
+    if args.conductor:
+        from .bench import format_conductor_bench, run_conductor_bench
+
+        print()
+        print(format_conductor_bench(run_conductor_bench(args.scenario, args.hosts, args.hours)))
     if args.startup:
         print()
         print(format_startup_bench(run_startup_bench(args.scenario)))

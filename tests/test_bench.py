@@ -10,7 +10,7 @@ from simstatus.cli import main
 
 def test_bench_prints_one_row_per_size(capsys):
     """Two sizes give a header and two rows with the heartbeats the baseline ticked."""
-    assert main(["bench", "--hosts", "2,3", "--hours", "0.1", "--no-api", "--no-startup"]) == 0
+    assert main(["bench", "--hosts", "2,3", "--hours", "0.1", "--no-api", "--no-startup", "--no-conductor"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert "speed-up" in lines[0] and len(lines) == 3
     # 360 s at Δ = 10 s with phases i·Δ/n: 36 ticks per host
@@ -36,7 +36,7 @@ def test_bench_prints_startup_with_the_machine(capsys, monkeypatch):
     monkeypatch.setattr(bench, "run_startup_bench",
                         lambda scenario: [bench.StartupRow("python -c pass", 0.02, 0.02),
                                           bench.StartupRow("simstatus --version", 0.05, 0.02)])
-    assert main(["bench", "--hosts", "2", "--hours", "0.1", "--no-api"]) == 0
+    assert main(["bench", "--hosts", "2", "--hours", "0.1", "--no-api", "--no-conductor"]) == 0
     out = capsys.readouterr().out
     assert f"start-up as a new process on {bench.machine_name().split(', load')[0]}" in out
     assert "simstatus --version" in out and "2.5x" in out
@@ -75,3 +75,17 @@ def test_api_bench_serves_the_same_list_both_ways():
     assert min(row.simstatus_ms, row.baseline_ms, row.encode_ms, row.encode_baseline_ms) > 0
     text = format_api_bench(row)
     assert "200 servers" in text and "whole request" in text and "serialise body" in text
+
+
+def test_conductor_bench_times_each_size_healthy_and_with_faults(capsys):
+    """Per size: a healthy row and one with the scenario's faults, both paths timed in the same run,
+    and the conductor's run really went through the conductor (windows solved)."""
+    from simstatus.bench import run_conductor_bench
+
+    rows = run_conductor_bench("data/scenarios/default.toml", [4], 0.5)
+    assert [(r.hosts, r.faults) for r in rows] == [(4, "none"), (4, "scenario")]
+    assert all(r.textbook_s > 0 and r.conductor_s > 0 and r.fast_windows + r.loop_windows > 0 for r in rows)
+    assert main(["bench", "--hosts", "2", "--hours", "0.1", "--no-api", "--no-startup"]) == 0
+    out = capsys.readouterr().out
+    table = out.split("the heartbeat path through [conductor]")[1].strip().splitlines()
+    assert [line.split()[:3] for line in table[2:]] == [["2", "0.1", "none"], ["2", "0.1", "scenario"]]
