@@ -187,6 +187,11 @@ def theory_for(s: Scenario) -> tuple[dict[str, float], list[str]]:
         notes.append(f"service_down_time {s.nova.service_down_time:g} <= report_interval {delta:g}: "
                      f"Nova uses {T:g} instead (its sanity rule), and so does the simulation")
     out = {key: math.nan for key, _ in METRICS}
+    if s.conductor is not None and s.nova.servicegroup_driver == "db":
+        why = _conductor_beyond_theory(s, delta, p)
+        if why:
+            notes.append(why)
+            return out, notes
     if p is None:  # a Gilbert–Elliott chain or cloud-wide hiccups, not one probability per report
         loss = s.heartbeat.loss
         if s.heartbeat.hiccups is not None:
@@ -227,6 +232,28 @@ def theory_for(s: Scenario) -> tuple[dict[str, float], list[str]]:
     out["false_unknown_per_up_host_day"], why = _false_unknown_theory(s, T, delta, p)
     notes.extend(why)
     return out, notes
+
+
+def _conductor_beyond_theory(s: Scenario, delta: float, p: float | None) -> str | None:
+    """Why the closed forms do not hold for reports through ``[conductor]``, or None when the
+    conductor changes them by less than 1 % of ``report_interval`` (light load, no timeouts)."""
+    c = s.conductor
+    assert c is not None
+    if s.heartbeat.jitter > 0:
+        return ("[conductor]: the report timer restarts from each call's start, so jitter accumulates "
+                "(the closed forms take ticks on a grid): theory n/a")
+    if c.lost_reports == "timeout" and (p is None or p > 0):
+        return ("[conductor] with lost_reports = \"timeout\": a lost report costs its host "
+                f"rpc_response_timeout {s.nova.rpc_response_timeout:g} s, which the closed forms do not model: theory n/a")
+    load = theory.conductor_load(s.cloud.hosts, delta, c.service_time, count=c.count, workers=c.workers,
+                                 background_rate=c.background_rate, background_service=c.background_service)
+    if not load.utilisation < 1:
+        return (f"[conductor] is saturated (utilisation {load.utilisation:.2f} >= 1; hosts above "
+                f"{load.saturation_hosts:.0f} for this capacity): theory n/a")
+    if load.mean_delay > 0.01 * delta:
+        return (f"[conductor] adds about {load.mean_delay:.2g} s per report (queue wait and service at "
+                f"utilisation {load.utilisation:.2f}), over 1 % of report_interval {delta:g}: theory n/a")
+    return None
 
 
 #: Overtaken reports the λ_M theory tolerates, per host-day: half the table's last digit.  An

@@ -199,3 +199,29 @@ def test_theory_is_na_for_bursty_or_correlated_loss(heartbeat, tmp_path):
     c = compare(s, {"nova.service_down_time": [30, 60]}, replications=1, jobs=1, out=tmp_path / "out",
                 progress=False)
     assert c.sweep.failed == 0 and (tmp_path / "out" / "latency_cdf.png").exists()
+
+
+def test_theory_through_a_lightly_loaded_conductor_is_the_textbook_one():
+    """20 hosts every 10 s on one 5 ms worker: ρ = 2·0.005 = 0.01, the queue adds about 5 ms
+    (< 1 % of Δ), so the closed forms stand, unchanged."""
+    from simstatus.compare import theory_for
+    from simstatus.scenario import load_scenario
+
+    plain, _ = theory_for(load_scenario("data/scenarios/default.toml"))
+    light, notes = theory_for(load_scenario("data/scenarios/default.toml", {"conductor.workers": 1}))
+    assert light == plain and notes == []
+
+
+@pytest.mark.parametrize("overrides, reason", [
+    ({"conductor.service_time": 0.4}, "adds about 1.2 s per report"),  # ρ = 2/s × 0.4 s = 0.8: P–K 0.8 + 0.4
+    ({"conductor.service_time": 0.02, "cloud.hosts": 1000}, "saturated (utilisation 2.00"),  # 100/s × 0.02 s
+    ({"conductor.lost_reports": "timeout"}, "rpc_response_timeout 60 s"),
+    ({"heartbeat.jitter": 1}, "jitter accumulates"),
+])
+def test_theory_through_a_conductor_says_n_a_and_why(overrides, reason):
+    from simstatus.compare import theory_for
+    from simstatus.scenario import load_scenario
+
+    out, notes = theory_for(load_scenario("data/scenarios/default.toml", {"conductor.workers": 1, **overrides}))
+    assert all(math.isnan(v) for v in out.values())
+    assert len(notes) == 1 and reason in notes[0] and notes[0].endswith("theory n/a")
