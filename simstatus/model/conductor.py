@@ -1347,7 +1347,8 @@ class ConductorHost:
             fates += p.since[h]
             wait = float(p.since_wait[h])
         for w in p.windows:
-            sel = (w.r_host == h) & (w.r_at > since) & (w.r_at <= at)
+            # reports sent by then and settled after the newest write (also those still waiting then)
+            sel = (w.r_host == h) & (w.r_at > since) & (w.r_s <= at)
             if sel.any():
                 fates += np.bincount(w.r_fate[sel], minlength=len(FATES))
                 ww = w.r_wait[sel]
