@@ -48,6 +48,8 @@ CASES = {
     "cold_start": {"heartbeat.warm_start": False, "cloud.hosts": 40, "conductor.service_time": 0.2},
     "jitter": {"heartbeat.jitter": 2, "heartbeat.delay": 0, "cloud.hosts": 30},
     "short_timeout": {"nova.rpc_response_timeout": 4, "conductor.lost_reports": "timeout", "heartbeat.loss": 0.1},
+    "one_host": {"cloud.hosts": 1, "cloud.projects": 1, "faults": [
+        {"kind": "host_crash", "at": 900, "duration": 300}, {"kind": "partition", "at": 1800, "duration": 200}]},
     "skewed_conductor": {"conductor.count": 2, "faults": [
         {"kind": "clock_skew", "at": 1200, "duration": 300, "offset": -90, "conductors": [1]}]},
 }

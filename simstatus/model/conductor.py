@@ -967,7 +967,9 @@ class ConductorPlanner:
         row_of = np.full(H, -1, dtype=np.int64)
         row_of[rows] = np.arange(rows.size)
         ok = live_f & (row_of[hosts_f] >= 0)
-        col = rep_f["k"] - k0[np.maximum(row_of[hosts_f], 0)]
+        k0_of = np.zeros(H, dtype=np.int64)  # rows may be empty while odd hosts' reports finish
+        k0_of[rows] = k0
+        col = rep_f["k"] - k0_of[hosts_f]
         inwin = ok & (col >= 0) & (col < M)
         rr_, cc_ = row_of[hosts_f[inwin]], col[inwin]
         call_end[rr_, cc_] = np.minimum(r[inwin], sends[rr_, cc_] + R)

@@ -1,0 +1,513 @@
+"""The heartbeat path through nova-conductor, against instants worked out by hand.
+
+Every scenario here is deterministic unless a test says otherwise: ``heartbeat.delay`` fixed
+d = 0.5 s each way, no loss, no jitter, a fixed service time σ on one worker process, Δ = 10,
+``rpc_response_timeout`` R = 60, no maintenance.  A report sent at s arrives at s + 0.5, is
+written at e = (start of service) + σ, and its answer is back at e + 0.5; the next call starts
+at s + Δ if the call took less than Δ, else at once (oslo.service's ``FixedIntervalLoopingCall``).
+Cold-started hosts send first at ``first_report_delay`` = 5.
+
+Times are multiples of 2⁻²⁰ s in the model, so σ = 0.1 is really q = round(0.1·2²⁰)/2²⁰; sums of
+such numbers are exact, and the expectations below use q where it matters.
+
+The deterministic behaviours are checked with both engines, the vectorised fast path and the
+per-report engine (``World.conductor_fast = False``): each must give the hand-worked values, not
+only agree with the other.  Windows the planner folds on the way are kept (see :func:`_run`),
+so every write and every settled report of a run can be read afterwards.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from simstatus import theory
+from simstatus.model.conductor import FATES
+from simstatus.model.streams import quantize, stream
+from simstatus.model.world import World
+from simstatus.scenario import Distribution, load_scenario
+
+from helpers import fault
+
+DELTA, R, D = 10.0, 60.0, 0.5
+Q = float(quantize(0.1))  # σ = 0.1 s as the model holds it
+WRITTEN, LOST, PARTITION, EXPIRED = (FATES.index(f) for f in ("written", "lost", "partition", "expired"))
+
+
+class _LoopWorld(World):
+    """The per-report engine everywhere (read in ``World.__init__``, so set on the class)."""
+
+    conductor_fast = False
+
+
+ENGINES = pytest.mark.parametrize("world_cls", [World, _LoopWorld], ids=["fast", "per-report"])
+
+
+def _scenario(*, hosts: int = 1, duration: float = 400, service=0.1, faults=(), warm: bool = False,
+              conductor: dict | None = None, heartbeat: dict | None = None, nova: dict | None = None) -> dict:
+    """A small deterministic cloud with ``[conductor]`` (one worker unless ``conductor`` says)."""
+    return {
+        "duration": duration,
+        "nova": {"report_interval": DELTA, "service_down_time": 60, "servicegroup_driver": "db", **(nova or {})},
+        "cloud": {"hosts": hosts, "projects": 1, "servers_per_host": 1},
+        "heartbeat": {"delay": D, "loss": 0, "jitter": 0, "warm_start": warm, **(heartbeat or {})},
+        "conductor": {"workers": 1, "service_time": service, **(conductor or {})},
+        "faults": list(faults),
+        "maintenance": [],
+    }
+
+
+@dataclass
+class _Run:
+    """Everything the planner produced in a run, folded windows included, cut at the duration."""
+
+    world: World
+    w_host: np.ndarray
+    w_end: np.ndarray
+    w_stamp: np.ndarray
+    w_k: np.ndarray
+    r_host: np.ndarray
+    r_k: np.ndarray
+    r_s: np.ndarray
+    r_fate: np.ndarray
+    counts: dict
+
+    def writes(self, h: int = 0) -> np.ndarray:
+        """Ends of host ``h``'s writes, in order."""
+        return np.sort(self.w_end[self.w_host == h])
+
+    def sends(self, h: int = 0) -> np.ndarray:
+        """Send instants of host ``h``'s settled reports (written, lost, dropped or expired), in order."""
+        return np.sort(self.r_s[self.r_host == h])
+
+    def fates(self, h: int = 0) -> np.ndarray:
+        """Fates of host ``h``'s settled reports, in send order."""
+        sel = self.r_host == h
+        return self.r_fate[sel][np.argsort(self.r_s[sel])]
+
+
+def _run(mapping: dict, world_cls: type[World] = World, overrides: dict | None = None) -> _Run:
+    """Run the world to its end, keeping every window the planner folds on the way."""
+    world = world_cls(load_scenario(mapping, overrides))
+    planner = world.planner
+    assert planner is not None, "the scenario must put the db driver's reports through [conductor]"
+    folded = []
+    fold = planner._fold
+
+    def keep(window):
+        folded.append(window)
+        fold(window)
+
+    planner._fold = keep  # an instance attribute: the planner's own calls find it first
+    world.run()
+    windows = folded + list(planner.windows)
+    horizon = world.scenario.duration
+    cat = {name: np.concatenate([getattr(w, name) for w in windows]) for name in (
+        "w_host", "w_end", "w_stamp", "w_k", "r_host", "r_k", "r_s", "r_fate")}
+    w_in = cat["w_end"] < horizon
+    r_in = cat["r_s"] < horizon
+    counts: dict = {}
+    for w in windows:
+        for name, v in w.counts.items():
+            counts[name] = counts.get(name, 0) + v
+    return _Run(world=world, **{k: v[w_in] for k, v in cat.items() if k.startswith("w_")},
+                **{k: v[r_in] for k, v in cat.items() if k.startswith("r_")}, counts=counts)
+
+
+def _circular_spread(times: np.ndarray, period: float) -> float:
+    """Length of the shortest arc of the circle ``[0, period)`` holding every ``times mod period``."""
+    x = np.sort(np.mod(times, period))
+    gaps = np.diff(np.concatenate([x, [x[0] + period]]))
+    return float(period - gaps.max())
+
+
+def _one_in_flight(run: _Run, h: int) -> None:
+    """Each send of host ``h`` comes no earlier than the end of its previous call.
+
+    A call ends at its answer (write end + d) when that is within R of its send, else at s + R
+    (a report dropped, expired or answered too late).
+    """
+    sel = run.r_host == h
+    order = np.argsort(run.r_k[sel])
+    k, s = run.r_k[sel][order], run.r_s[sel][order]
+    assert np.array_equal(k, np.arange(k[0], k[0] + k.size)), "a report of the host went missing"
+    ends = dict(zip(run.w_k[run.w_host == h].tolist(), run.w_end[run.w_host == h].tolist()))
+    for i in range(k.size - 1):
+        e = ends.get(int(k[i]))
+        call_end = min(e + D, s[i] + R) if e is not None else s[i] + R
+        assert s[i + 1] >= call_end, f"report {k[i + 1]} sent at {s[i + 1]} while report {k[i]} was in flight"
+
+
+# --- 1. one report in flight; the overrun rule --------------------------------------------------
+
+
+@ENGINES
+def test_a_call_longer_than_the_interval_starts_the_next_at_once(world_cls):
+    """σ = 12: a call takes 0.5 + 12 + 0.5 = 13 s > Δ, so the next starts when it returns.
+
+    Sends 5, 18, 31, … (5 + 13n); writes at s + 12.5 = 17.5, 30.5, …; each call overran.
+    Duration 400: sends 5 + 13n < 400 for n = 0 … 30 (31 sends), writes 17.5 + 13n < 400 for
+    n = 0 … 29 (30 writes).
+    """
+    run = _run(_scenario(service=12), world_cls)
+    n = np.arange(31)
+    assert run.sends().tolist() == (5 + 13 * n).tolist()
+    assert run.writes().tolist() == (17.5 + 13 * n[:30]).tolist()
+    _one_in_flight(run, 0)
+    # every call that returned before the run ended overran (the 31st, sent at 395, is still open)
+    assert run.counts["overruns"] >= 30 and run.counts["timeouts"] == 0
+
+
+@ENGINES
+def test_a_call_shorter_than_the_interval_keeps_the_timer_period(world_cls):
+    """σ = 2: a call takes 3 s < Δ, so sends stay 10 s apart: 5, 15, …, 395; writes at s + 2.5."""
+    run = _run(_scenario(service=2), world_cls)
+    n = np.arange(40)
+    assert run.sends().tolist() == (5 + 10 * n).tolist()
+    assert run.writes().tolist() == (7.5 + 10 * n).tolist()
+    assert run.counts["overruns"] == 0
+
+
+@ENGINES
+def test_a_call_of_exactly_the_interval_counts_as_an_overrun(world_cls):
+    """σ = 9: the call takes exactly 10 s = Δ: oslo.service starts the next at once (same instant,
+    s + Δ), and counts it as an overrun (``end − s >= Δ``).  Sends 5, 15, …; writes at s + 9.5."""
+    run = _run(_scenario(service=9, duration=200), world_cls)
+    n = np.arange(20)
+    assert run.sends().tolist() == (5 + 10 * n).tolist()
+    assert run.writes().tolist() == (14.5 + 10 * n[:19]).tolist()
+    assert run.counts["overruns"] >= 19
+
+
+# --- 2. the herd after a control-plane stall ------------------------------------------------------
+
+
+def _stall_run(world_cls: type[World], length: float) -> tuple[_Run, np.ndarray]:
+    """20 warm hosts (phases drawn over Δ), σ = q, a stall 1000 → 1000 + length.
+
+    Returns the run and the hosts in the order their report queued in the stall (by send instant
+    of the report each had waiting when the stall ended).
+    """
+    run = _run(_scenario(hosts=20, warm=True, duration=1300,
+                         faults=[fault("control_plane_stall", 1000, length)]), world_cls)
+    end = 1000 + length
+    waiting = np.array([run.sends(h)[run.sends(h) < end][-1] for h in range(20)])
+    return run, np.argsort(waiting)
+
+
+@ENGINES
+def test_herd_after_a_stall_shorter_than_the_rpc_timeout(world_cls):
+    """A 40 s stall (Δ < 40 < R): the hosts fall into step.
+
+    Before it each host sends at its own phase, 10 s apart (20 phases drawn over Δ, spread over
+    more than 5 s).  Every host whose report arrives in [1000, 1040) waits (its caller has not
+    timed out: s + R > 1059), one report per host, 20 in all; nothing is written in (1000 + q,
+    1040) (a write started before 1000 finishes by 1000 + q).  From 1040 the worker serves
+    them in arrival order: the i-th (i = 1 … 20) is written at 1040 + i·q, so the whole backlog
+    is through within the drain time 20·q = 2 s.  Its answer comes back at 1040.5 + i·q; the
+    call began before 1010, more than Δ ago, so the host sends again at once (arriving at
+    1041 + i·q, behind the herd: written at 1040 + (20 + i)·q, answered after 20·q = 2 s < Δ), and
+    then every Δ: sends at 1050.5 + i·q + 10·n.  The hosts' phases now lie within 19·q.
+    """
+    run, order = _stall_run(world_cls, 40)
+    herd = np.sort(run.w_end[(run.w_end > 1000 + Q) & (run.w_end < 1050)])
+    assert herd.size == 40
+    for i, h in enumerate(order, start=1):
+        mine = run.writes(h)
+        assert mine[(mine > 1000 + Q) & (mine < 1050)].tolist() == [1040 + i * Q, 1040 + (20 + i) * Q]
+        later = run.sends(h)[(run.sends(h) >= 1050)]
+        assert later.tolist() == (1050.5 + i * Q + DELTA * np.arange(later.size)).tolist()
+        _one_in_flight(run, h)
+    before = np.array([run.sends(h)[(run.sends(h) >= 900) & (run.sends(h) < 910)][0] for h in range(20)])
+    after = np.array([run.sends(h)[run.sends(h) >= 1100][0] for h in range(20)])
+    assert _circular_spread(before, DELTA) > 5.0
+    assert _circular_spread(after, DELTA) == pytest.approx(19 * Q, abs=1e-9)
+    assert run.counts["timeouts"] == 0 and (run.r_fate == EXPIRED).sum() == 0
+
+
+@ENGINES
+def test_herd_after_a_stall_longer_than_the_rpc_timeout_drops_expired_reports(world_cls):
+    """A 200 s stall (> R = 60), ``drop_expired`` on: callers give up and retry at once.
+
+    Each host's report sent at s ∈ [999.5, 1009.5) waits; its caller times out at s + 60 (a call
+    of 60 s ≥ Δ: the next starts at once), so the host sends at s, s + 60, s + 120, s + 180, one
+    at a time, each queued.  At 1200 the first three have expired (s + 180 < 1200 ≤ start), 60
+    in all, dropped without service; the fourth (timeout s + 240 ≥ 1239.5) is served: the i-th
+    in arrival order at 1200 + i·q.  Then as after a short stall: the immediate resend is written
+    at 1200 + (20 + i)·q and the host sends every Δ from 1210.5 + i·q.
+    """
+    run, order = _stall_run(world_cls, 200)
+    assert (run.r_fate == EXPIRED).sum() == 60
+    assert run.counts["timeouts"] == 60
+    for i, h in enumerate(order, start=1):
+        s = run.sends(h)
+        first = s[(s >= 999.5) & (s < 1009.5)]
+        assert first.size == 1
+        assert s[(s >= 999.5) & (s < 1200)].tolist() == (first[0] + R * np.arange(4)).tolist()
+        assert run.fates(h)[(s >= 999.5) & (s < 1200)].tolist() == [EXPIRED] * 3 + [WRITTEN]
+        mine = run.writes(h)
+        assert mine[(mine > 1000 + Q) & (mine < 1210)].tolist() == [1200 + i * Q, 1200 + (20 + i) * Q]
+        later = s[s >= 1210]
+        assert later.tolist() == (1210.5 + i * Q + DELTA * np.arange(later.size)).tolist()
+        _one_in_flight(run, h)
+
+
+# --- 3. a partition: one report per RPC timeout ------------------------------------------------
+
+
+@ENGINES
+def test_a_partitioned_host_sends_one_report_per_rpc_timeout(world_cls):
+    """Partition 100 → 400 on host 0.  The report sent at 95 is written at 95.5 + q.  The one sent
+    at 105 arrives at 105.5, inside the partition: dropped, so its caller waits out R and the
+    next call starts at once at 165 (a 60 s call ≥ Δ), likewise 225, 285, 345: five sends in the
+    partition, none written.  The send at 405 arrives after it ends: written at 405.5 + q, and the
+    timer is back to Δ (sends 415, 425, …).  Host 1 is not partitioned: a send every Δ throughout.
+    """
+    run = _run(_scenario(hosts=2, duration=500, faults=[fault("partition", 100, 300)]), world_cls)
+    s = run.sends(0)
+    assert s.tolist() == [5.0 + 10 * n for n in range(10)] + [105, 165, 225, 285, 345] + \
+        [405.0 + 10 * n for n in range(10)]
+    assert run.fates(0)[(s > 100) & (s < 400)].tolist() == [PARTITION] * 5
+    w = run.writes(0)
+    assert w[(w > 96) & (w < 410)].tolist() == [405.5 + Q]
+    assert run.counts["timeouts"] == 5
+    assert np.diff(run.sends(1)).tolist() == [DELTA] * (run.sends(1).size - 1)
+    _one_in_flight(run, 0)
+
+
+@ENGINES
+def test_a_partition_of_every_host_at_once(world_cls):
+    """3 cold hosts, all partitioned 100 → 400 at the same instant.  All send at 5 and queue in
+    host order: written at 5.5 + (h + 1)·q, answered within Δ, so every host sends at 5, 15, …, 95;
+    then as for one host: 105, 165, 225, 285, 345 (each dropped, each caller waiting out R), and
+    405, 415, …  The three reports sent at 405 arrive together and are written at 405.5 + (h + 1)·q."""
+    run = _run(_scenario(hosts=3, duration=500, faults=[{"kind": "partition", "at": 100, "duration": 300}]),
+               world_cls)
+    expected = [5.0 + 10 * n for n in range(10)] + [105, 165, 225, 285, 345] + [405.0 + 10 * n for n in range(10)]
+    for h in range(3):
+        assert run.sends(h).tolist() == expected
+        w = run.writes(h)
+        assert w[0] == 5.5 + (h + 1) * Q
+        assert w[(w > 96) & (w < 410)].tolist() == [405.5 + (h + 1) * Q]
+    assert (run.r_fate == PARTITION).sum() == 15
+
+
+@ENGINES
+def test_lost_reports_with_timeout_wait_out_the_rpc_timeout(world_cls):
+    """``lost_reports = "timeout"``, loss 0.3: a lost report's caller waits R, so the next send is
+    s + 60; a written one's is s + Δ (the call took 0.5 + q + 0.5 < Δ).  Host 0 partitioned
+    2000 → 2300 as well: every send there is followed by one R later, lost or not."""
+    run = _run(_scenario(hosts=2, duration=3000, heartbeat={"loss": 0.3}, conductor={"lost_reports": "timeout"},
+                         faults=[fault("partition", 2000, 300)]), world_cls)
+    for h in (0, 1):
+        s, fate = run.sends(h), run.fates(h)
+        step = np.diff(s)
+        lost = fate[:-1] == LOST
+        assert 0 < lost.sum() < lost.size  # both kinds occur
+        dropped = fate[:-1] == PARTITION
+        assert step[lost | dropped].tolist() == [R] * int((lost | dropped).sum())
+        assert step[~(lost | dropped)].tolist() == [DELTA] * int((~(lost | dropped)).sum())
+    assert (run.fates(0) == PARTITION).sum() >= 4 and (run.fates(1) == PARTITION).sum() == 0
+
+
+@ENGINES
+def test_lost_reports_with_error_keep_the_timer_period(world_cls):
+    """``lost_reports = "error"`` (the default), loss 0.3: the failed write answers at once, so
+    sends stay Δ apart; only the written ones appear as writes, each at s + 0.5 + q."""
+    run = _run(_scenario(duration=2000, heartbeat={"loss": 0.3}), world_cls)
+    s, fate = run.sends(), run.fates()
+    assert s.tolist() == (5.0 + DELTA * np.arange(200)).tolist()
+    assert 0 < (fate == LOST).sum() < s.size
+    assert run.writes().tolist() == (s[fate == WRITTEN] + 0.5 + Q).tolist()
+
+
+# --- 4. the mc driver bypasses the conductor ----------------------------------------------------
+
+
+def _transitions(world: World, since: float) -> dict[str, list[tuple[float, str, str]]]:
+    out: dict[str, list[tuple[float, str, str]]] = {h: [] for h in world.hosts}
+    for t in world.transitions:
+        if t.at > since:
+            out[t.host].append((t.at, t.from_status, t.to_status))
+    return out
+
+
+@ENGINES
+def test_a_conductor_stall_longer_than_service_down_time_downs_every_db_host_but_no_mc_host(world_cls):
+    """Stall 1000 → 1100 (> T = 60), 5 warm hosts, ``[conductor]`` set for both drivers.
+
+    db: each host's newest stamp before the stall, w ≤ 1000 + q, is older than T from w + 60
+    (≤ 1060.1 < 1100): UNKNOWN there, and UP again at its write in the herd, 1100 + i·q for the
+    i-th report queued.  mc: nova-compute sets memcached itself, every Δ, so nothing changes
+    (the section has no effect: no planner is built).
+    """
+    faults = [fault("control_plane_stall", 1000, 100)]
+    run = _run(_scenario(hosts=5, warm=True, duration=1200, faults=faults), world_cls)
+    world = run.world
+    waiting = np.array([run.sends(h)[run.sends(h) < 1100][-1] for h in range(5)])
+    seen = _transitions(world, since=900)
+    for i, h in enumerate(np.argsort(waiting), start=1):
+        w = run.writes(h)
+        last = w[w <= 1000 + Q][-1]
+        assert seen[world.hosts[h]] == [(last + 60, "UP", "UNKNOWN"), (1100 + i * Q, "UNKNOWN", "UP")]
+    assert {r.cause for r in world.false_unknown if r.start_at > 900} == {"stall"}
+
+    mc = _scenario(hosts=5, warm=True, duration=1200, faults=faults, nova={"servicegroup_driver": "mc"})
+    world = world_cls(load_scenario(mc))
+    assert world.planner is None
+    world.run()
+    assert _transitions(world, since=10) == {h: [] for h in world.hosts}
+    assert world.false_unknown == []
+
+
+# --- 5. a clock skew is a conductor's ---------------------------------------------------------------
+
+
+@ENGINES
+def test_clock_skew_stamps_only_the_writes_its_conductor_serves(world_cls):
+    """2 conductors × 2 workers; conductor 0's clock is 120 s slow from 100 to 1100.
+
+    Each report goes to worker u ∈ {0, 1, 2, 3}, drawn per report from the host's dispatch stream
+    (``conductor-dispatch``), and worker u belongs to conductor u // 2.  A write ending at e in
+    [100, 1100) served by worker 0 or 1 is stamped e − 120; every other write is stamped e.
+    """
+    skew = {"kind": "clock_skew", "at": 100, "duration": 1000, "offset": -120, "conductors": [0]}
+    run = _run(_scenario(hosts=2, duration=1400, conductor={"count": 2, "workers": 2}, faults=[skew]), world_cls)
+    seed = run.world.scenario.seed
+    for h in range(2):
+        sel = run.w_host == h
+        k, e, stamp = run.w_k[sel], run.w_end[sel], run.w_stamp[sel]
+        worker = stream(seed, "conductor-dispatch", h).integers(4, size=512)[k]  # reports 0 … 139
+        slow = (worker // 2 == 0) & (e >= 100) & (e < 1100)
+        assert 20 < slow.sum() < 80  # about half of the 100 writes in the window
+        assert stamp[slow].tolist() == (e[slow] - 120).tolist()
+        assert stamp[~slow].tolist() == e[~slow].tolist()
+
+
+# --- 6. start-up time after a crash ------------------------------------------------------------------
+
+
+@ENGINES
+@pytest.mark.parametrize("kind, first_send", [("host_crash", 300 + 30 + 5), ("compute_hang", 300)])
+def test_restart_waits_startup_then_first_report_delay(world_cls, kind, first_send):
+    """``heartbeat.startup`` 30, ``first_report_delay`` 5; the fault 95.25 → 300.
+
+    The report sent at 95 is in flight when the timer stops: still served, written at 95.5 + q.
+    A crashed nova-compute starts again: up 30 s after 300, its timer's first call 5 s later, at
+    335.  A hung one resumes and reports at once, at 300.  Then every Δ, each written 0.5 + q on.
+    """
+    run = _run(_scenario(duration=400, heartbeat={"startup": 30, "first_report_delay": 5},
+                         faults=[fault(kind, 95.25, 204.75)]), world_cls)
+    s = run.sends()
+    assert s[s > 90].tolist() == [95.0] + np.arange(first_send, 400, DELTA).tolist()
+    w = run.writes()
+    assert w[w > 90].tolist() == [s_ + 0.5 + Q for s_ in s[s > 90] if s_ + 0.5 + Q < 400]
+    assert w[w > 96][0] == first_send + 0.5 + Q
+
+
+# --- 7. saturation: the closed loop stretches every host's interval ------------------------------
+
+
+@ENGINES
+def test_saturated_conductor_serves_each_host_once_per_n_service_times(world_cls):
+    """10 hosts, σ = 1.5 fixed, 1 worker: N·σ = 15 > Δ, ρ = 1.5.
+
+    The worker is never idle (a host's next report is back in the queue 2d = 1 s after its
+    write, long before its turn), so it serves the hosts round robin and each host's writes are
+    N·σ = 15 s apart: ``theory.conductor_load``'s cycle, max(Δ, N·σ/c) = 15.  Every call overruns.
+    """
+    run = _run(_scenario(hosts=10, service=1.5, duration=600), world_cls)
+    cycle = theory.conductor_load(10, DELTA, Distribution(dist="fixed", value=1.5)).cycle
+    assert cycle == 15.0
+    for h in range(10):
+        w = run.writes(h)
+        assert w[0] == 5.5 + 1.5 * (h + 1)  # all sent at 5, queued in host order
+        assert np.diff(w).tolist() == [cycle] * (w.size - 1)
+    assert run.counts["timeouts"] == 0
+
+
+@ENGINES
+@pytest.mark.parametrize("hosts, flips", [(20, False), (30, True)])
+def test_hosts_beyond_the_unknown_count_flip_every_cycle(world_cls, hosts, flips):
+    """σ = 1.5, T = 40: ``conductor_unknown_hosts`` = N*·T/Δ = (10/1.5)·4 = 26.7 hosts.
+
+    20 hosts: cycle 20·1.5 = 30 < T, never UNKNOWN once running.  30 hosts: cycle 45 > T, so
+    each host is UNKNOWN from its stamp + 40 to its next write at stamp + 45: 5 s every cycle,
+    cause "conductor" (its report waited in the backlog).  The queue wait is at most
+    45 − 1.5 − 1 = 42.5 s < R: no caller times out.
+    """
+    sdt = 40.0
+    n_u = theory.conductor_unknown_hosts(sdt, DELTA, Distribution(dist="fixed", value=1.5))
+    assert n_u == pytest.approx(80 / 3)
+    assert (hosts > n_u) is flips
+    run = _run(_scenario(hosts=hosts, service=1.5, duration=1800, nova={"service_down_time": sdt}), world_cls)
+    late = [r for r in run.world.false_unknown if r.start_at > 200]
+    if not flips:
+        assert late == []
+        return
+    closed = [r for r in late if not math.isnan(r.end_at)]
+    assert {r.end_at - r.start_at for r in closed} == {5.0}
+    per_host = {h: sum(r.host == h for r in closed) for h in run.world.hosts}
+    # episodes start every 45 s; those closed by the end start in (200, 1795]: 1595/45 = 35.4,
+    # so 35 or 36 per host
+    assert set(per_host.values()) <= {35, 36}
+    assert run.counts["timeouts"] == 0
+
+
+@ENGINES
+def test_false_unknown_of_a_saturated_conductor_is_blamed_on_the_conductor(world_cls):
+    """30 hosts, σ = 1.5, T = 40 (as above): in every episode the host's next report is waiting in
+    the worker's backlog (sent 0.5 s after its previous write, queued from 1 s after it until
+    1.5 s before its next write at stamp + 45, so throughout stamp + 40 … 45): cause "conductor"
+    for each of them, whichever window of the planner the instant falls in."""
+    run = _run(_scenario(hosts=30, service=1.5, duration=1800, nova={"service_down_time": 40}), world_cls)
+    late = [r for r in run.world.false_unknown if r.start_at > 200]
+    assert len(late) > 30 * 34
+    assert {r.host: r.cause for r in late if r.cause != "conductor"} == {}
+
+
+def test_saturated_interval_with_random_service_matches_the_closed_loop_cycle():
+    """10 hosts, σ exponential with mean 1.5, 1 worker, 6 h: the worker is idle only when all ten
+    reports are on the network at once, so the mean interval between a host's writes is the
+    cycle N·E[σ] = 15 up to sampling error (about 14,400 services: sd of their mean ≈ 0.8 %) and
+    that idle time; within 3 %."""
+    service = {"dist": "exponential", "mean": 1.5}
+    run = _run(_scenario(hosts=10, service=service, duration=6 * 3600))
+    cycle = theory.conductor_load(10, DELTA, Distribution(**service)).cycle
+    assert cycle == 15.0
+    intervals = np.concatenate([np.diff(run.writes(h)) for h in range(10)])
+    assert intervals.mean() == pytest.approx(cycle, rel=0.03)
+    assert intervals.min() < DELTA < cycle  # intervals vary: the figure is a mean, not a bound per report
+
+
+# --- 8. Gilbert–Elliott loss through the conductor ---------------------------------------------------
+
+
+def test_gilbert_elliott_loss_through_the_conductor_rate_and_burst_length():
+    """The chain itself is checked in tests/test_bursty_loss.py; here its losses reach the
+    conductor's reports.  p_gb 0.02, p_bg 0.25, loss_bad 1, loss_good 0: π_B = 0.02/0.27 =
+    0.0741 of the reports are lost, in bursts of mean 1/p_bg = 4; ``lost_reports = "error"``
+    keeps the timer at Δ, so report k is the k-th tick.  4 hosts × 4,000 reports; 4 standard
+    errors (the loss indicator's lag-k correlation is λ^k, λ = 1 − p_gb − p_bg)."""
+    p_gb, p_bg = 0.02, 0.25
+    loss = {"model": "gilbert-elliott", "p_good_to_bad": p_gb, "p_bad_to_good": p_bg, "loss_bad": 1.0}
+    run = _run(_scenario(hosts=4, duration=40000, heartbeat={"loss": loss}))
+    lost = [run.fates(h) == LOST for h in range(4)]
+    assert all(np.diff(run.sends(h)).tolist() == [DELTA] * (run.sends(h).size - 1) for h in range(4))
+    allx = np.concatenate(lost)
+    pi_b, lam = p_gb / (p_gb + p_bg), 1 - p_gb - p_bg
+    se = math.sqrt(pi_b * (1 - pi_b) / allx.size * (1 + lam) / (1 - lam))
+    assert abs(allx.mean() - pi_b) < 4 * se
+    runs = []
+    for x in lost:
+        edges = np.diff(np.concatenate([[0], x.astype(np.int8), [0]]))
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        whole = ends < x.size
+        runs.append((ends - starts)[whole])
+    runs = np.concatenate(runs)
+    se_burst = math.sqrt(1 - p_bg) / p_bg / math.sqrt(runs.size)
+    assert runs.size > 100
+    assert abs(runs.mean() - 1 / p_bg) < 4 * se_burst
