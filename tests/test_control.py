@@ -370,3 +370,31 @@ def test_fault_start_and_end_are_the_answers_instant():
     assert started.json()["fault"]["start"] == float(started.headers["X-Simstatus-Clock"])
     assert ended.json()["fault"]["end"] == float(ended.headers["X-Simstatus-Clock"])
     assert ended.json()["fault"]["end"] > started.json()["fault"]["start"]
+
+
+def test_a_memcached_outage_can_keep_its_keys():
+    """``restart: false``: memcached comes back with its keys (the scenario key of the same name)."""
+    with SimulatedNova({"cloud": {"hosts": 2, "servers_per_host": 1}, "nova": {"servicegroup_driver": "mc"}}) as nova:
+        nova.advance(20)
+        fault = nova._call("POST", "/simstatus/faults", {"kind": "memcached_outage", "duration": 5,
+                                                         "restart": False}, expect=201)["fault"]
+        assert nova.world.outages[-1].flush is False and fault["kind"] == "memcached_outage"
+        bad = nova._call("POST", "/simstatus/faults", {"kind": "host_crash", "host": "compute-000",
+                                                       "restart": False}, expect=400)
+        assert bad["badRequest"]["message"] == "Only memcached_outage takes restart (got false for host_crash)"
+
+
+def test_with_a_conductor_a_clock_skew_names_a_conductor_not_a_host():
+    scenario = {"cloud": {"hosts": 2, "servers_per_host": 1}, "conductor": {"count": 2}}
+    with SimulatedNova(scenario) as nova:
+        nova.advance(20)
+        nova._call("POST", "/simstatus/faults", {"kind": "clock_skew", "offset": -90, "conductor": 1,
+                                                 "duration": 30}, expect=201)
+        skews = nova.world.planner.skews
+        assert [len(s) for s in skews] == [0, 1] and skews[1][0].offset == -90
+        bad = nova._call("POST", "/simstatus/faults", {"kind": "clock_skew", "offset": 5, "host": "compute-000"},
+                         expect=400)
+        assert bad["badRequest"]["message"].startswith("With [conductor] a clock skew is a conductor's clock")
+        bad = nova._call("POST", "/simstatus/faults", {"kind": "clock_skew", "offset": 5, "conductor": 2},
+                         expect=400)
+        assert bad["badRequest"]["message"] == "Invalid conductor 2: expected an index from 0 to 1"

@@ -5,7 +5,9 @@
   :data:`MAX_ADVANCE`, 366 days, per call, and never past the last instant a date can show),
   running the simulation up to the new instant in slices before answering;
 * ``GET /simstatus/faults``: every fault of the run, from the scenario or from this API;
-* ``POST /simstatus/faults`` ``{"kind", "host", "duration"?, "offset"?}``: start a fault now;
+* ``POST /simstatus/faults`` ``{"kind", "host", "duration"?, "offset"?, "restart"?, "conductor"?}``:
+  start a fault now (``restart``: a memcached outage keeps its keys when false; ``conductor``: the
+  conductor whose clock a clock skew moves, with ``[conductor]``, where a skew takes no host);
   ``duration`` and ``offset`` are seconds or duration strings (``"90s"``, ``"10m"``), as in a
   scenario, and ``|offset|`` is at most :data:`MAX_OFFSET` (ten years);
 * ``DELETE /simstatus/faults/{id}``: end a fault now (nova-compute recovers as the model says);
@@ -218,20 +220,28 @@ class Controller:
         self.clock.sync()
         return {"faults": [self.fault_view(f) for f in self.world.injector.faults.values()]}
 
-    def _parse_fault(self, body: Any) -> tuple[str, str | None, float, float]:
+    def _parse_fault(self, body: Any) -> tuple[str, str | None, float, float, dict[str, Any]]:
         if not isinstance(body, dict):
             raise NovaFault(400, 'Expected a JSON object such as {"kind": "host_crash", "host": '
                                  f'"{self.world.hosts[0]}", "duration": 600}}')
-        extra = sorted(k for k in body if k not in ("kind", "host", "duration", "offset"))
+        keys = ("kind", "host", "duration", "offset", "restart", "conductor")
+        extra = sorted(k for k in body if k not in keys)
         if extra:
             raise NovaFault(400, f"Additional properties are not allowed ({quote_keys(extra)}; "
-                                 "allowed: kind, host, duration, offset)")
+                                 f"allowed: {', '.join(keys)})")
         kind = body.get("kind")
         if kind not in FAULT_KINDS:
             raise NovaFault(400, f"Unknown fault kind {_show(kind)} (allowed: {', '.join(FAULT_KINDS)})")
         host = body.get("host")
         hosts = self.world.hosts
-        if kind in _GLOBAL_KINDS:
+        planner = getattr(self.world, "planner", None)
+        options = self._fault_options(kind, body, planner)
+        if kind == "clock_skew" and planner is not None:
+            if host is not None:
+                raise NovaFault(400, "With [conductor] a clock skew is a conductor's clock, which stamps the "
+                                     "writes it serves for every host: give no host, and 'conductor' (an index "
+                                     f"from 0 to {planner.count - 1}) or nothing for all (got host {_show(host)})")
+        elif kind in _GLOBAL_KINDS:
             if host is not None:
                 raise NovaFault(400, f"{kind} acts on every host: give no host (got {_show(host)})")
         elif host not in hosts:
@@ -253,12 +263,37 @@ class Controller:
                                      "(10 years) either way")
         elif raw is not None:
             raise NovaFault(400, f"Only clock_skew takes an offset (got {_show(raw)} for {kind})")
-        return kind, host, duration, offset
+        return kind, host, duration, offset, options
+
+    @staticmethod
+    def _fault_options(kind: str, body: dict[str, Any], planner: Any) -> dict[str, Any]:
+        """``restart`` (memcached_outage: comes back empty, default true) and ``conductor`` (clock_skew
+        with ``[conductor]``: whose clock, default all)."""
+        options: dict[str, Any] = {}
+        if "restart" in body:
+            if kind != "memcached_outage":
+                raise NovaFault(400, f"Only memcached_outage takes restart (got {_show(body['restart'])} for {kind})")
+            if not isinstance(body["restart"], bool):
+                raise NovaFault(400, f"Invalid restart {_show(body['restart'])}: expected true (memcached "
+                                     "comes back empty) or false (it keeps its keys)")
+            options["restart"] = body["restart"]
+        if "conductor" in body:
+            raw = body["conductor"]
+            if kind != "clock_skew":
+                raise NovaFault(400, f"Only clock_skew takes conductor (got {_show(raw)} for {kind})")
+            if planner is None:
+                raise NovaFault(400, "This cloud has no [conductor]: a clock skew is a host's (give host, "
+                                     f"not conductor; got conductor {_show(raw)})")
+            if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw < planner.count:
+                raise NovaFault(400, f"Invalid conductor {_show(raw)}: expected an index from 0 to "
+                                     f"{planner.count - 1}")
+            options["conductors"] = [raw]
+        return options
 
     def inject(self, body: Any) -> dict[str, Any]:
         """``POST /simstatus/faults``: the fault starts at the present instant; 409 if the host
         already has an active fault of that kind (the model never stacks two)."""
-        kind, host, duration, offset = self._parse_fault(body)
+        kind, host, duration, offset, options = self._parse_fault(body)
         self.clock.sync()
         injector = self.world.injector
         for h in self.world.hosts if host is None else [host]:
@@ -267,7 +302,7 @@ class Controller:
                 where = host or "every host"
                 raise NovaFault(409, f"{kind} fault {active.id} is already active on {where}; delete it "
                                      f"first (DELETE /simstatus/faults/{active.id})")
-        fault = injector.inject(kind, host, duration, offset=offset)
+        fault = injector.inject(kind, host, duration, offset=offset, **options)
         self._from_api.add(fault.id)
         self.clock.settle()  # let the probes see the fault at this instant (time does not move)
         return {"fault": self.fault_view(fault)}
@@ -374,7 +409,11 @@ def control_router(controller: Controller) -> APIRouter:
                          "duration": {"type": ["number", "string", "null"], "description": _DURATION_FORM
                                       + "; > 0; null or absent: until deleted"},
                          "offset": {"type": ["number", "string"], "description": _DURATION_FORM
-                                    + "; clock_skew only (required there); |offset| at most 10 years"}},
+                                    + "; clock_skew only (required there); |offset| at most 10 years"},
+                         "restart": {"type": "boolean", "description": "memcached_outage only: memcached "
+                                     "comes back empty (true, the default) or keeps its keys"},
+                         "conductor": {"type": "integer", "minimum": 0, "description": "clock_skew with "
+                                       "[conductor] only: the conductor whose clock is off (default: all)"}},
                          "required": ["kind"], "additionalProperties": False}}}}},
                  responses=_responses(201, '{"fault": {...}}, started at the present instant', 400, 408, 409, 413,
                                       links={"EndFault": {"operationId": "recover_simstatus_faults__fault_id__delete",
