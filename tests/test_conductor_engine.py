@@ -48,6 +48,9 @@ CASES = {
     "cold_start": {"heartbeat.warm_start": False, "cloud.hosts": 40, "conductor.service_time": 0.2},
     "jitter": {"heartbeat.jitter": 2, "heartbeat.delay": 0, "cloud.hosts": 30},
     "short_timeout": {"nova.rpc_response_timeout": 4, "conductor.lost_reports": "timeout", "heartbeat.loss": 0.1},
+    # a stall ending exactly on a window boundary (the shadow's windows are 300 s long)
+    "stall_ends_on_a_boundary": {"cloud.hosts": 100, "faults": [
+        {"kind": "control_plane_stall", "at": 300, "duration": 300}]},
     "one_host": {"cloud.hosts": 1, "cloud.projects": 1, "faults": [
         {"kind": "host_crash", "at": 900, "duration": 300}, {"kind": "partition", "at": 1800, "duration": 200}]},
     "skewed_conductor": {"conductor.count": 2, "faults": [
@@ -131,7 +134,8 @@ def _tables(case: str, world_class) -> tuple:
     return world.transitions, world.false_unknown, world.observations, world.planner.stats()
 
 
-@pytest.mark.parametrize("case", ["load", "stall", "partition", "hang", "lost_as_timeout", "skewed_conductor"])
+@pytest.mark.parametrize("case", ["load", "stall", "partition", "hang", "lost_as_timeout", "skewed_conductor",
+                                  "stall_ends_on_a_boundary"])
 def test_a_run_with_the_per_report_engine_gives_the_same_tables(case):
     fast = _tables(case, World)
     slow = _tables(case, _Reference)

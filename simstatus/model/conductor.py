@@ -912,7 +912,8 @@ class ConductorPlanner:
                 continue
             a, sg = qa[lo:hi], qs[lo:hi]
             before = np.cumsum(sg) - sg  # work of the jobs ahead in the window
-            start[lo:hi] = np.maximum.accumulate(np.maximum(a - before, free_at[w])) + before
+            # nothing starts before t0: a job still queued at t0 waited for a stall ending there
+            start[lo:hi] = np.maximum.accumulate(np.maximum(a - before, max(free_at[w], t0))) + before
         started = start < t1
         if self.drop_expired and (start[started] >= A["exp"][qi][started]).any():
             return self._fallback("expired")
