@@ -179,3 +179,18 @@ def test_without_a_conductor_section_the_textbook_path_is_untouched():
     assert "conductor" not in plain.meta
     with_conductor = simulate(BASE, duration="2h", maintenance=[], **{"conductor.workers": 1})
     assert with_conductor.meta["conductor"]["written"] > 0
+
+
+def test_a_stall_ending_on_a_window_boundary_holds_the_queue_until_it_ends():
+    """400 hosts, one worker, a stall from 300 s to 500 s, where (with these settings) a window
+    ends: the reports queued behind it start at 500 s, not inside the stall (the fast path once
+    started them at their arrival, writing 2,000 reports inside the stall)."""
+    overrides = {"cloud.hosts": 400, "conductor.workers": 1, "duration": 900, "seed": 11, "maintenance": [],
+                 "faults": [{"kind": "control_plane_stall", "at": 300, "duration": 200}]}
+    fast = World(load_scenario(BASE, overrides))
+    fast.run()
+    slow = _Reference(load_scenario(BASE, overrides))
+    slow.run()
+    assert fast.planner.stats()["written"] == slow.planner.stats()["written"]
+    assert fast.planner.stats()["wait_max"] == slow.planner.stats()["wait_max"] > 19
+    assert fast.transitions == slow.transitions
