@@ -194,3 +194,20 @@ def test_a_stall_ending_on_a_window_boundary_holds_the_queue_until_it_ends():
     assert fast.planner.stats()["written"] == slow.planner.stats()["written"]
     assert fast.planner.stats()["wait_max"] == slow.planner.stats()["wait_max"] > 19
     assert fast.transitions == slow.transitions
+
+
+def test_recorded_reports_cover_the_run():
+    """With ``record`` on, ``reports()`` lists every settled report up to the end: as many written
+    as the run's count, each host's report counts distinct, and waits only for written ones."""
+    world = World(_scenario("stall"))
+    world.planner.record = True
+    world.run()
+    reports = world.planner.reports(until=world.scenario.duration)
+    stats = world.planner.stats()
+    fates = reports["fate"].value_counts()
+    assert fates["written"] == stats["written"] and fates["expired"] == stats["expired"] > 0
+    assert not reports.duplicated(["host", "report"]).any()
+    assert reports.loc[reports["fate"] == "written", "wait_s"].notna().all()
+    assert reports.loc[reports["fate"] != "written", "wait_s"].isna().all()
+    with pytest.raises(RuntimeError, match="record = True"):
+        World(_scenario("stall")).planner.reports()

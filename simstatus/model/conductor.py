@@ -368,6 +368,7 @@ class ConductorPlanner:
         self.since = np.zeros((H, len(FATES)), dtype=np.int64)
         self.since_wait = np.zeros(H)  # longest queue wait among them
         self.windows: list[_Window] = []
+        self._recorded: list[_Window] = []
         self.totals: dict[str, float] = {}
         self.fast_windows = 0
         self.fallbacks: dict[str, int] = {}
@@ -501,7 +502,37 @@ class ConductorPlanner:
             w = self.windows.pop(0)
             self._fold(w)
 
+    #: keep every solved window's reports for :meth:`reports` (studies; costs memory per report)
+    record = False
+
+    def reports(self, until: float | None = None):
+        """Every settled report so far (``record`` must have been on from the start), as a table.
+
+        Columns: ``host`` (index in the cloud), ``report`` (its count), ``sent_at``, ``fate`` (one of
+        :data:`FATES`), ``wait_s`` (queue wait of a written report, NaN otherwise) and
+        ``settled_at`` (written, dropped or expired).  ``until``: solve up to there first (the
+        clock of a finished run stops at its end; windows beyond are not solved yet).
+        """
+        import pandas as pd
+
+        if not self.record:
+            raise RuntimeError("set planner.record = True before the run to keep its reports")
+        if until is not None:
+            self.plan_until(until)
+        windows = self._recorded + list(self.windows)
+        cat = (lambda name: np.concatenate([getattr(w, name) for w in windows])) if windows else (
+            lambda name: np.empty(0))
+        table = pd.DataFrame({"host": cat("r_host").astype(np.int64), "report": cat("r_k").astype(np.int64),
+                              "sent_at": cat("r_s"),
+                              "fate": pd.Categorical.from_codes(cat("r_fate").astype(np.int8), FATES),
+                              "wait_s": cat("r_wait"), "settled_at": cat("r_at")})
+        if until is not None:
+            table = table[table["settled_at"] < until]
+        return table.sort_values(["settled_at", "host"], kind="stable").reset_index(drop=True)
+
     def _fold(self, w: _Window) -> None:
+        if self.record:
+            self._recorded.append(w)
         self._fold_totals_only(w)
         has = np.diff(w.w_bounds) > 0
         last = w.w_bounds[1:][has] - 1
