@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from .conditions import Window
+from .heartbeats import liveness_breakpoints
 from .loss import GilbertElliottChain, HiccupWindows
 from .streams import quantize
 
@@ -374,6 +375,7 @@ class ConductorPlanner:
         self.fallbacks: dict[str, int] = {}
         self.loop_windows = 0
         self.on_replan = None  # callback(hosts: np.ndarray) poking the probes of hosts whose plan moved
+        self.on_truncate = None  # callback() when re-solving dropped windows the clock has not reached
 
     # -- conditions ----------------------------------------------------------------------------
     def add_timer_event(self, h: int, at: float, kind: int, delay: float = 0.0) -> None:
@@ -427,6 +429,8 @@ class ConductorPlanner:
             self.windows.append(new[-1])
             self._calm += 1
             self.W = self._window()
+            if self.on_replan is not None:  # whoever asked, the hosts it may change must look
+                self.on_replan(np.flatnonzero(new[-1].flags))
         return new
 
     #: reports per window: a long window costs less per report, a short one less to re-solve
@@ -486,6 +490,8 @@ class ConductorPlanner:
         # only the window holding now: the planner solves the next one when the clock gets there
         new = [self._solve(old[0].start, old[0].t0)]
         self.windows.append(new[0])
+        if self.on_truncate is not None:  # the frontier moved back: whoever keeps it ahead must know
+            self.on_truncate()
         self._calm = 0
         self.W = self._window()
         if self.on_replan is not None:
@@ -1189,7 +1195,7 @@ class ConductorPlanner:
     def _call_end(self, h: int, call: list, replies: dict, t1: float) -> tuple[float | None, float | None]:
         """``(end, answer)`` of a guessed call: its end if known before ``t1`` (else None), and the
         instant its answer arrives if it was written in the window (else None)."""
-        k, s, j, gone = call[0], call[1], call[2], call[3]
+        k, s, gone = call[0], call[1], call[3]
         if gone:
             return (s + self.R if s + self.R < t1 else None), None
         x = replies.get((h, k))
@@ -1352,14 +1358,7 @@ class ConductorHost:
         stamps = np.concatenate([[first_stamp], st])
         seg_start = np.concatenate([[now], e])
         seg_end = np.concatenate([e, [p.frontier]])
-        lo, hi = stamps - T, stamps + T
-        v0 = (lo <= seg_start) & (seg_start < hi)
-        x1_ok = (seg_start < lo) & (lo < seg_end) & (lo < hi)
-        x2_ok = (seg_start < hi) & (hi < seg_end) & (lo < hi)
-        times = np.stack([seg_start, lo, hi], axis=1).ravel()
-        values = np.stack([v0, np.ones_like(v0), np.zeros_like(v0)], axis=1).ravel()
-        mask = np.stack([np.ones_like(v0), x1_ok, x2_ok], axis=1).ravel()
-        times, values = times[mask], values[mask]
+        times, values = liveness_breakpoints(seg_start, seg_end, stamps - T, stamps + T)
         change = np.flatnonzero(values != values[0])
         if change.size:
             return float(times[change[0]]), bool(values[change[0]])

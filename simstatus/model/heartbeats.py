@@ -32,7 +32,7 @@ from .conditions import Window, in_windows
 from .loss import GilbertElliottChain, HiccupWindows
 from .streams import quantize
 
-__all__ = ["HeartbeatStream"]
+__all__ = ["HeartbeatStream", "liveness_breakpoints"]
 
 _WRITTEN, _LOST, _PARTITIONED, _STALLED, _SKEWED, _OUTAGE = range(6)
 _INF = float("inf")
@@ -45,6 +45,23 @@ class _Segment:
     origin: float
     k0: int
     stop_at: float = _INF  # no tick is sent at or after this instant
+
+
+def liveness_breakpoints(seg_start: np.ndarray, seg_end: np.ndarray, lo: np.ndarray,
+                         hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Instants where liveness may change, in order, and the liveness from each on.
+
+    Piece ``i`` runs from ``seg_start[i]`` to ``seg_end[i]`` under one newest write, which keeps the
+    host up on ``[lo[i], hi[i])``: each piece contributes its start (with the liveness there) and
+    the ends of that interval that fall inside it.
+    """
+    v0 = (lo <= seg_start) & (seg_start < hi)
+    x1_ok = (seg_start < lo) & (lo < seg_end) & (lo < hi)
+    x2_ok = (seg_start < hi) & (hi < seg_end) & (lo < hi)
+    times = np.stack([seg_start, lo, hi], axis=1).ravel()
+    values = np.stack([v0, np.ones_like(v0), np.zeros_like(v0)], axis=1).ravel()
+    mask = np.stack([np.ones_like(v0), x1_ok, x2_ok], axis=1).ravel()
+    return times[mask], values[mask]
 
 
 class HeartbeatStream:
@@ -402,13 +419,7 @@ class HeartbeatStream:
                     hi = np.minimum(hi, self._next_flush(written))
             else:
                 lo, hi = stamps - T, stamps + T
-            v0 = (lo <= seg_start) & (seg_start < hi)
-            x1_ok = (seg_start < lo) & (lo < seg_end) & (lo < hi)
-            x2_ok = (seg_start < hi) & (hi < seg_end) & (lo < hi)
-            times = np.stack([seg_start, lo, hi], axis=1).ravel()
-            values = np.stack([v0, np.ones_like(v0), np.zeros_like(v0)], axis=1).ravel()
-            mask = np.stack([np.ones_like(v0), x1_ok, x2_ok], axis=1).ravel()
-            times, values = times[mask], values[mask]
+            times, values = liveness_breakpoints(seg_start, seg_end, lo, hi)
             if driver == "mc" and self.outages:
                 times, values = self._through_outages(times, values, float(seg_start[0]), self._planned_until)
             if cur is None:

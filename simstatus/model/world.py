@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
 import simpy
 
 from ..api.compute import Backend
@@ -175,6 +174,8 @@ class World:
             self.streams[host] = view
             self.cloud.services[host].heartbeats = view
         planner.on_replan = self._poke_hosts
+        planner.on_truncate = self._wake_conductor
+        self._conductor_wake = self.env.event()
         self.env.process(self._advance_conductor())
 
     #: the per-report engine throughout instead of the fast path (tests compare the two)
@@ -186,16 +187,21 @@ class World:
             if probe is not None:
                 probe.poke()
 
+    def _wake_conductor(self) -> None:
+        if not self._conductor_wake.triggered:
+            self._conductor_wake.succeed()
+
     def _advance_conductor(self):
-        """Keep the conductor's plan one window ahead of the clock, poking hosts it may change."""
+        """Keep the conductor's plan a window ahead of the clock (solving a window pokes the hosts
+        it may change); a fault that makes the planner drop windows wakes it early."""
         planner, env = self.planner, self.env
         while True:
             planner.fold(env.now)
-            for window in planner.plan_until(env.now + planner.W):
-                self._poke_hosts(np.flatnonzero(window.flags))
+            planner.plan_until(env.now + planner.W)
             # wake when the clock enters the last window solved (serve mode may move the horizon)
             last = planner.windows[-1].t0 if planner.windows else env.now
-            yield env.timeout(last - env.now if last > env.now else planner.W)
+            self._conductor_wake = env.event()
+            yield env.timeout(last - env.now if last > env.now else planner.W) | self._conductor_wake
 
     def _first_seen(self, server) -> str | None:
         """What a tenant sees of a healthy host before its first poll."""
