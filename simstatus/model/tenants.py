@@ -225,10 +225,12 @@ def observations_from_schedule(
     visibility: Callable[[Server], HostStatusVisibility] = lambda server: "all",
 ) -> list[ObservationRecord]:
     """What each server's polls saw, from the transitions (a poll at ``t`` sees changes before ``t``)."""
-    by_host: dict[str, tuple[np.ndarray, list[str]]] = {}
-    for host in {t.host for t in transitions}:
-        rows = [t for t in transitions if t.host == host]
-        by_host[host] = (np.array([t.at for t in rows]), [t.to_status for t in rows])
+    grouped: dict[str, tuple[list[float], list[str]]] = {}
+    for t in transitions:  # one pass (transitions come in time order, so each host's stay sorted)
+        at, to = grouped.setdefault(t.host, ([], []))
+        at.append(t.at)
+        to.append(t.to_status)
+    by_host = {host: (np.array(at), to) for host, (at, to) in grouped.items()}
     out: list[ObservationRecord] = []
     up = HostStatus.UP.value
     for server in servers:
