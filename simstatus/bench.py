@@ -117,15 +117,17 @@ class ConductorRow:
 BENCH_CONDUCTOR = {"conductor.workers": 1}
 
 
-def run_conductor_bench(scenario: str, hosts: list[int], hours: float) -> list[ConductorRow]:
+def run_conductor_bench(scenario: str, hosts: list[int], hours: float, repeats: int = 3) -> list[ConductorRow]:
     """Time each size without and with the conductor, healthy and with the scenario's faults.
 
     The realistic path must not cost a healthy cloud more than twice the textbook path
-    (docs/conductor.md); the ratio is measured here, in the same run, on this machine.
+    (docs/conductor.md); the ratio is measured here, in the same run, on this machine: after a
+    small warm-up run, the two paths alternate ``repeats`` times and the medians are compared.
     """
     from .scenario import load_scenario
     from .simulate import simulate
 
+    simulate(scenario, **{**bench_overrides(2, 0.1), **BENCH_CONDUCTOR})  # imports and caches, once
     rows = []
     for n in hosts:
         for faults in ("none", "scenario"):
@@ -134,22 +136,25 @@ def run_conductor_bench(scenario: str, hosts: list[int], hours: float) -> list[C
                 base["faults"] = []
             plain = {**base, "conductor": None}
             with_conductor = base if load_scenario(scenario, base).conductor is not None else {**base, **BENCH_CONDUCTOR}
-            started = time.perf_counter()
-            simulate(scenario, **plain)
-            textbook = time.perf_counter() - started
-            started = time.perf_counter()
-            result = simulate(scenario, **with_conductor)
-            conductor = time.perf_counter() - started
+            textbook, conductor = [], []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                simulate(scenario, **plain)
+                textbook.append(time.perf_counter() - started)
+                started = time.perf_counter()
+                result = simulate(scenario, **with_conductor)
+                conductor.append(time.perf_counter() - started)
             stats = result.meta["conductor"]
-            rows.append(ConductorRow(n, hours, faults, textbook, conductor, stats["fast_windows"],
-                                     stats["loop_windows"]))
+            rows.append(ConductorRow(n, hours, faults, statistics.median(textbook), statistics.median(conductor),
+                                     stats["fast_windows"], stats["loop_windows"]))
     return rows
 
 
 def format_conductor_bench(rows: list[ConductorRow]) -> str:
     head = (f"{'hosts':>6} {'hours':>6} {'faults':>8} {'textbook s':>10} {'conductor s':>11} {'ratio':>6} "
             f"{'fast/per-report windows':>24}")
-    lines = ["the heartbeat path through [conductor] against the textbook path (docs/conductor.md)", head]
+    lines = ["the heartbeat path through [conductor] against the textbook path (docs/conductor.md; "
+             "medians of alternating runs)", head]
     for r in rows:
         lines.append(f"{r.hosts:>6} {r.hours:>6g} {r.faults:>8} {r.textbook_s:>10.2f} {r.conductor_s:>11.2f} "
                      f"{r.ratio:>5.1f}x {f'{r.fast_windows}/{r.loop_windows}':>24}")

@@ -32,6 +32,7 @@ A change of conditions at ``now`` (a fault starting or ending) re-solves the win
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -81,12 +82,25 @@ class _DrawBank:
         self.base = np.zeros(hosts, dtype=np.int64)
         self.filled = np.zeros(hosts, dtype=np.int64)
         self.floor = np.zeros(hosts, dtype=np.int64)  # reports below this are never asked for again
-        self.delay = np.zeros((hosts, self.cap))
-        self.lost = np.zeros((hosts, self.cap), dtype=bool)
-        self.jit = np.zeros((hosts, self.cap))
-        self.drop = np.ones((hosts, self.cap))  # hiccup uniforms (1: never dropped)
-        self.sig = np.zeros((hosts, self.cap))
-        self.wrk = np.zeros((hosts, self.cap), dtype=np.int64)
+        # a quantity that draws nothing (no jitter, a fixed service time, one worker, no hiccup
+        # fraction) is kept as one number, not a row per host: less memory, less copying
+        fixed = getattr(service, "__self__", None)
+        fixed_sig = fixed.value if fixed is not None and getattr(fixed, "dist", None) == "fixed" else None
+        self.const: dict[str, float] = {}
+        if not self._jitter > 0:
+            self.const["jit"] = 0.0
+        if fixed_sig is not None:
+            self.const["sig"] = float(max(quantize(float(fixed_sig)), 0.0))
+        if servers <= 1:
+            self.const["wrk"] = 0
+        if hiccup_rngs is None:
+            self.const["drop"] = 0.0
+        if all(not isinstance(x, GilbertElliottChain) and not x > 0 for x in loss):
+            self.const["lost"] = False
+        self._names = [n for n in ("delay", "lost", "jit", "drop", "sig", "wrk") if n not in self.const]
+        dtypes = {"lost": bool, "wrk": np.int64}
+        for name in self._names:
+            setattr(self, name, np.zeros((hosts, self.cap), dtype=dtypes.get(name, float)))
 
     def _chunk(self, h: int) -> tuple[np.ndarray, ...]:
         n, rng = self.CHUNK, self._rngs[h]
@@ -96,13 +110,13 @@ class _DrawBank:
             lost = loss.draw(n)
         else:
             lost = rng.random(n) < loss if loss > 0 else np.zeros(n, dtype=bool)
-        jit = quantize(rng.uniform(-self._jitter, self._jitter, n)) if self._jitter > 0 else np.zeros(n)
+        jit = quantize(rng.uniform(-self._jitter, self._jitter, n)) if self._jitter > 0 else None
         hrng = self._hiccup_rngs[h] if self._hiccup_rngs is not None else None
-        drop = hrng.random(n) if hrng is not None else np.zeros(n)
-        sig = np.maximum(quantize(np.asarray(self._service(self._service_rngs[h], n), dtype=float)), 0.0)
-        wrk = (self._dispatch_rngs[h].integers(self._servers, size=n) if self._servers > 1
-               else np.zeros(n, dtype=np.int64))
-        return delays, lost, jit, drop, sig, wrk
+        drop = hrng.random(n) if hrng is not None else None
+        sig = None if "sig" in self.const else np.maximum(
+            quantize(np.asarray(self._service(self._service_rngs[h], n), dtype=float)), 0.0)
+        wrk = self._dispatch_rngs[h].integers(self._servers, size=n) if self._servers > 1 else None
+        return delays, lost, jit, drop, sig, wrk  # None: a constant (see const), nothing drawn
 
     def ensure(self, rows: np.ndarray, k_lo: np.ndarray, k_hi: np.ndarray) -> None:
         """Make reports ``k_lo … k_hi−1`` of each row available (older ones may be forgotten)."""
@@ -111,25 +125,33 @@ class _DrawBank:
             self._refill(h, lo, hi)
 
     def _refill(self, h: int, k_lo: int, k_hi: int) -> None:
-        arrays = (self.delay, self.lost, self.jit, self.drop, self.sig, self.wrk)
         keep_from = min(max(min(k_lo, int(self.floor[h])) - int(self.base[h]), 0), int(self.filled[h]))
         kept = int(self.filled[h]) - keep_from
-        for a in arrays:
-            a[h, :kept] = a[h, keep_from:keep_from + kept]
+        if keep_from:
+            for name in self._names:
+                a = getattr(self, name)
+                a[h, :kept] = a[h, keep_from:keep_from + kept]
         self.base[h] += keep_from
         self.filled[h] = kept
         while int(self.base[h]) + int(self.filled[h]) < k_hi:
             f = int(self.filled[h])
             if f + self.CHUNK > self.cap:
                 self._grow(f + self.CHUNK)
-                arrays = (self.delay, self.lost, self.jit, self.drop, self.sig, self.wrk)
-            for a, new in zip(arrays, self._chunk(h)):  # noqa: B020
-                a[h, f:f + self.CHUNK] = new
+            drawn = dict(zip(("delay", "lost", "jit", "drop", "sig", "wrk"), self._chunk(h)))
+            for name in self._names:
+                getattr(self, name)[h, f:f + self.CHUNK] = drawn[name]
             self.filled[h] = f + self.CHUNK
+
+    def take(self, name: str, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """``name`` of reports at (row, column) in the bank: a gather, or the constant broadcast."""
+        if name in self.const:
+            dtype = bool if name == "lost" else np.int64 if name == "wrk" else float
+            return np.full(np.broadcast(rows, cols).shape, self.const[name], dtype=dtype)
+        return getattr(self, name)[rows, cols]
 
     def _grow(self, need: int) -> None:
         cap = max(2 * self.cap, need)
-        for name in ("delay", "lost", "jit", "drop", "sig", "wrk"):
+        for name in self._names:
             old = getattr(self, name)
             new = np.zeros((self.H, cap), dtype=old.dtype)
             new[:, :self.cap] = old
@@ -143,8 +165,9 @@ class _DrawBank:
         if k - self.base[h] >= self.filled[h]:
             self._refill(h, k, k + 1)
         c = int(k - self.base[h])
-        return (float(self.delay[h, c]), bool(self.lost[h, c]), float(self.jit[h, c]),
-                float(self.drop[h, c]), float(self.sig[h, c]), int(self.wrk[h, c]))
+        get = (lambda name: self.const[name] if name in self.const else getattr(self, name)[h, c].item())
+        return (float(get("delay")), bool(get("lost")), float(get("jit")), float(get("drop")), float(get("sig")),
+                int(get("wrk")))
 
 
 class _Background:
@@ -180,7 +203,7 @@ class _Background:
 # ---------------------------------------------------------------------------------------------
 # state
 # ---------------------------------------------------------------------------------------------
-_JOB_FIELDS = ("a", "key", "k", "s", "d", "j", "u", "sig", "wrk", "epoch", "exp", "admitted", "fail", "start", "end")
+_JOB_FIELDS = ("a", "key", "k", "s", "d", "u", "sig", "wrk", "epoch", "admitted", "fail", "start", "end")
 _JOB_TYPES = {"key": np.int64, "k": np.int64, "wrk": np.int64, "epoch": np.int64, "admitted": bool, "fail": bool}
 
 
@@ -350,6 +373,8 @@ class ConductorPlanner:
         self.skews: list[list[Window]] = [[] for _ in range(count)]
         self.timer_events: list[list[tuple[float, int, float]]] = [[] for _ in range(H)]
         self._timer_hosts: set[int] = set()
+        self._timer_log: list[tuple[float, int]] = []  # (instant, host) of every timer change
+        self._timer_at: list[float] = []
         self._partition_hosts: set[int] = set()  # hosts that had a partition (the lists are shared)
         self._fixed_window = float(quantize(window)) if window else None
         self._calm = 64  # windows solved since the last change of conditions: long windows when calm
@@ -381,6 +406,14 @@ class ConductorPlanner:
     def add_timer_event(self, h: int, at: float, kind: int, delay: float = 0.0) -> None:
         self.timer_events[h].append((float(at), kind, float(quantize(delay))))
         self._timer_hosts.add(h)
+        # every change is added at the present instant, so the log stays in time order
+        self._timer_log.append((float(at), h))
+        self._timer_at.append(float(at))
+
+    def _timer_hosts_between(self, t0: float, t1: float) -> set[int]:
+        """Hosts whose timer stops or starts in ``[t0, t1)``."""
+        lo, hi = bisect.bisect_left(self._timer_at, t0), bisect.bisect_left(self._timer_at, t1)
+        return {h for _, h in self._timer_log[lo:hi]}
 
     def _stalled(self, t: float) -> float:
         """The first instant at or after ``t`` outside every stall window."""
@@ -665,7 +698,7 @@ class ConductorPlanner:
                 push(float(st.call_s[h]) + R, _P_TIMEOUT, h, "timeout", (h, int(st.call_k[h]), int(st.epoch[h])))
                 if np.isfinite(st.reply_at[h]):
                     push(float(st.reply_at[h]), _P_REPLY, h, "reply", (h, int(st.call_k[h]), int(st.epoch[h])))
-        for h in self._timer_hosts:
+        for h in sorted(self._timer_hosts_between(t0, t1)):
             for at, kind, delay in self.timer_events[h]:
                 if t0 <= at < t1:
                     push(at, kind, h, "timer", (h, kind, delay))
@@ -674,9 +707,9 @@ class ConductorPlanner:
             stop = bg.between(st.bg_next, t1)
             for g in range(st.bg_next, stop):
                 a = float(bg.a[g])
-                push(a, _P_ARRIVE, H + g, "arrive", {"a": a, "key": H + g, "k": -1, "s": a, "d": 0.0, "j": 0.0, "u": 1.0,
+                push(a, _P_ARRIVE, H + g, "arrive", {"a": a, "key": H + g, "k": -1, "s": a, "d": 0.0, "u": 1.0,
                                             "sig": float(bg.sig[g]), "wrk": int(bg.wrk[g]), "epoch": 0,
-                                            "exp": a + R, "admitted": True, "fail": False,
+                                            "admitted": True, "fail": False,
                                             "start": np.nan, "end": np.nan})
             st.bg_next = stop
 
@@ -715,8 +748,8 @@ class ConductorPlanner:
                 if lost and self.lost_timeout:
                     settle(h, k, t, _LOST, np.nan, t)
                 else:
-                    push(t + d, _P_ARRIVE, h, "arrive", {"a": t + d, "key": h, "k": k, "s": t, "d": d, "j": j,
-                                                         "sig": sig, "wrk": wrk, "epoch": ep, "exp": t + R,
+                    push(t + d, _P_ARRIVE, h, "arrive", {"a": t + d, "key": h, "k": k, "s": t, "d": d,
+                                                         "sig": sig, "wrk": wrk, "epoch": ep,
                                                          "admitted": False, "fail": lost, "start": np.nan,
                                                          "end": np.nan, "u": u if self.hiccups is not None else 1.0})
             elif kind == "arrive":
@@ -742,7 +775,7 @@ class ConductorPlanner:
                     blocked[wk] = True
                     pending.append(job)
                     continue
-                if self.drop_expired and start >= job["exp"]:
+                if self.drop_expired and start >= job["s"] + R:  # the caller gave up at s + R
                     if h < H:
                         settle(h, job["k"], job["s"], _EXPIRED, np.nan, start)
                     else:
@@ -828,7 +861,7 @@ class ConductorPlanner:
         """The window without a Python event per report, or ``None`` when it does not hold."""
         if any(w.start < t1 and w.end > t0 for w in self.stalls):
             return self._fallback("stall")
-        odd = {h for h in self._timer_hosts if any(t0 <= at < t1 for at, _, _ in self.timer_events[h])}
+        odd = self._timer_hosts_between(t0, t1)
         odd |= {h for h in self._partition_hosts if any(w.start < t1 and w.end > t0 for w in self.partitions[h])}
         if self.hiccups is not None and self.hiccups.windows(t1) and any(
                 a < t1 and b > t0 for a, b in self.hiccups.windows(t1)):
@@ -864,15 +897,15 @@ class ConductorPlanner:
         irregular = np.zeros(H, dtype=bool)
         irregular[list(odd)] = True
         rows = np.flatnonzero(live & (s0 < t1) & ~irregular)
+        # rows by first send, read column by column: the sends come out nearly in time order, which
+        # makes the FIFO sort below a near-linear merge
+        rows = rows[np.argsort(s0[rows], kind="stable")]
         k0 = st.k_next[rows]
         self.draws.ensure(rows, k0, k0 + M)
         cols = (k0 - self.draws.base[rows])[:, None] + np.arange(M)[None, :]
         rr = rows[:, None]
-        d = self.draws.delay[rr, cols]
-        lost = self.draws.lost[rr, cols]
-        jit = self.draws.jit[rr, cols]
-        sig = self.draws.sig[rr, cols]
-        wrk = self.draws.wrk[rr, cols]
+        take = self.draws.take
+        d, lost, jit, sig, wrk = (take(n, rr, cols) for n in ("delay", "lost", "jit", "sig", "wrk"))
         inc_timeout = R if R >= delta else None
         inc_ok = delta + jit
         if inc_timeout is None:
@@ -893,14 +926,14 @@ class ConductorPlanner:
             return self._fallback("sends")  # more sends than planned for (cannot happen; be safe)
         n_sent = valid.sum(axis=1)
         # -- 3. jobs meeting the workers in this window ------------------------------------------------
-        vr, vc = np.nonzero(valid & ~gone)
+        vc, vr = np.nonzero((valid & ~gone).T)  # column-major: send order, nearly
         hosts_v = rows[vr]
         s_v = sends[vr, vc]
         a_v = s_v + d[vr, vc]
-        new = _jobs(vr.size, a=a_v, key=hosts_v, k=k0[vr] + vc, s=s_v, d=d[vr, vc], j=jit[vr, vc],
-                    u=(self.draws.drop[rows[vr], (k0[vr] + vc) - self.draws.base[rows[vr]]]
+        new = _jobs(vr.size, a=a_v, key=hosts_v, k=k0[vr] + vc, s=s_v, d=d[vr, vc],
+                    u=(take("drop", rows[vr], (k0[vr] + vc) - self.draws.base[rows[vr]])
                        if self.hiccups is not None else np.ones(vr.size)),
-                    sig=sig[vr, vc], wrk=wrk[vr, vc], epoch=st.epoch[hosts_v], exp=s_v + R,
+                    sig=sig[vr, vc], wrk=wrk[vr, vc], epoch=st.epoch[hosts_v],
                     admitted=np.zeros(vr.size, dtype=bool), fail=lost[vr, vc])
         lr, lc = np.nonzero(valid & gone)
         settled: dict[str, list[np.ndarray]] = {
@@ -931,8 +964,8 @@ class ConductorPlanner:
             bg_stop = bg.between(st.bg_next, t1)
             g = np.arange(st.bg_next, bg_stop)
             parts.append(_jobs(g.size, a=bg.a[g], key=H + g, k=np.full(g.size, -1), s=bg.a[g],
-                               d=np.zeros(g.size), j=np.zeros(g.size), u=np.ones(g.size), sig=bg.sig[g], wrk=bg.wrk[g],
-                               epoch=np.zeros(g.size), exp=bg.a[g] + R, admitted=np.ones(g.size, dtype=bool)))
+                               d=np.zeros(g.size), u=np.ones(g.size), sig=bg.sig[g], wrk=bg.wrk[g],
+                               epoch=np.zeros(g.size), admitted=np.ones(g.size, dtype=bool)))
         A = _cat(parts)  # every job the window may touch
         in_service = ~np.isnan(A["start"])
         qi = np.flatnonzero(~in_service & (A["a"] < t1))  # arrived, not started: the backlogs
@@ -952,7 +985,7 @@ class ConductorPlanner:
             # nothing starts before t0: a job still queued at t0 waited for a stall ending there
             start[lo:hi] = np.maximum.accumulate(np.maximum(a - before, max(free_at[w], t0))) + before
         started = start < t1
-        if self.drop_expired and (start[started] >= A["exp"][qi][started]).any():
+        if self.drop_expired and (start[started] >= A["s"][qi][started] + R).any():
             return self._fallback("expired")
         end = start + qs
         for w in range(self.S):
@@ -1112,7 +1145,7 @@ class ConductorPlanner:
         mult = int(kk.max()) + 1
         rel = (a - a.min()) * 2.0**20
         if float(rel.max()) * mult < 2.0**62:
-            order = np.argsort(rel.astype(np.int64) * mult + kk)
+            order = np.argsort(rel.astype(np.int64) * mult + kk, kind="stable")  # runs: near-linear
         else:
             order = np.lexsort((key, a))
         if wrk is not None and self.S > 1:
@@ -1158,8 +1191,9 @@ class ConductorPlanner:
                     gone = True
                     self._settle_one(out, h, k, s, _PARTITION, a)
                 else:
-                    for f, v in (("a", a), ("key", h), ("k", k), ("s", s), ("d", d), ("j", j), ("u", u if self.hiccups is not None else 1.0),
-                                 ("sig", sig), ("wrk", wrk), ("epoch", epoch), ("exp", s + R),
+                    for f, v in (("a", a), ("key", h), ("k", k), ("s", s), ("d", d),
+                                 ("u", u if self.hiccups is not None else 1.0),
+                                 ("sig", sig), ("wrk", wrk), ("epoch", epoch),
                                  ("admitted", False), ("fail", lost), ("start", np.nan), ("end", np.nan)):
                         cols[f].append(v)
                 inc = (R if R >= delta else max(delta + j, R)) if gone else delta + j
