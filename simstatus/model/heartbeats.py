@@ -92,6 +92,8 @@ class HeartbeatStream:
     """
 
     CHUNK = 512
+    #: report intervals planned ahead at most while nothing changes (then the probe asks again)
+    LOOKAHEAD = 1024
 
     def __init__(
         self,
@@ -175,8 +177,8 @@ class HeartbeatStream:
                     lost.append(self._chain.draw(n))
                 else:
                     lost.append(self._rng.random(n) < self.loss if self.loss > 0 else np.zeros(n, dtype=bool))
-                jitters.append(quantize(self._rng.uniform(-self.jitter, self.jitter, n))
-                               if self.jitter > 0 else np.zeros(n))
+                if self.jitter > 0:  # no jitter: nothing drawn, nothing kept (zeros on read)
+                    jitters.append(quantize(self._rng.uniform(-self.jitter, self.jitter, n)))
                 if self._hiccups is not None:
                     drops.append(self._hiccup_rng.random(n) if self._hiccup_fraction < 1 else np.zeros(n))
             self._delays = np.concatenate(delays)
@@ -184,7 +186,8 @@ class HeartbeatStream:
             self._jitters = np.concatenate(jitters)
             self._drops = np.concatenate(drops)
         lo, hi = k_lo - self._draw_base, k_hi - self._draw_base
-        return self._delays[lo:hi], self._lost[lo:hi], self._jitters[lo:hi]
+        jitters = self._jitters[lo:hi] if self.jitter > 0 else np.zeros(max(hi - lo, 0))
+        return self._delays[lo:hi], self._lost[lo:hi], jitters
 
     def _sends(self, k_lo: int, k_hi: int) -> np.ndarray:
         """Send instants of reports ``k_lo … k_hi-1`` (inf for a tick cut by a stop)."""
@@ -295,14 +298,16 @@ class HeartbeatStream:
         n = int(np.searchsorted(self._w, now, side="left"))
         if n:
             self._base = (float(self._w[n - 1]), float(self._stamp[n - 1]), int(self._count[n - 1]))
-            self._w, self._stamp, self._count = self._w[n:], self._stamp[n:], self._count[n:]
+            # copies, not views: a view would keep the whole planned buffer alive
+            self._w, self._stamp, self._count = self._w[n:].copy(), self._stamp[n:].copy(), self._count[n:].copy()
         # forget draws of reports that can no longer matter
         first = min(int(self._pend_count.min()) if self._pend_count.size else self._next_k,
                     self._base[2] + 1 if self._base else 0, self._next_k)
         drop = first - self._draw_base - self.CHUNK
         if drop > 0:
-            self._delays, self._lost, self._jitters = (
-                self._delays[drop:], self._lost[drop:], self._jitters[drop:])
+            self._delays, self._lost = self._delays[drop:].copy(), self._lost[drop:].copy()
+            if self.jitter > 0:
+                self._jitters = self._jitters[drop:].copy()
             if self._hiccups is not None:
                 self._drops = self._drops[drop:]
             self._draw_base += drop
@@ -390,7 +395,9 @@ class HeartbeatStream:
     ) -> tuple[float, bool] | None:
         """The next instant after ``now`` at which liveness (just after it) changes.
 
-        Returns ``(instant, up_after)``, or ``None`` if nothing changes before the horizon.
+        Returns ``(instant, up_after)``, ``None`` if nothing changes before the horizon, or
+        ``(instant, None)`` if nothing changes up to ``instant``, :attr:`LOOKAHEAD` intervals or
+        more ahead: the caller asks again then (the plan is kept that far only).
         ``db``: up ⇔ ``|t − stamp| <= T`` (inclusive, so it turns down just *after*
         ``stamp + T``); ``mc``: up ⇔ ``t − written_at < T``, the key not emptied by a memcached
         restart since, and memcached not out at ``t``.
@@ -429,6 +436,10 @@ class HeartbeatStream:
                 return float(times[change[0]]), bool(values[change[0]])
             if self._planned_until >= self.horizon:
                 return None
+            if self._planned_until - now >= self.LOOKAHEAD * self.report_interval:
+                # nothing changes this far ahead: ask again then, rather than keep a healthy host's
+                # whole run planned (memory by hosts, not host-days)
+                return self._planned_until, None
             # nothing changes in what is planned: the last piece goes on; plan further ahead
             i0 += seg_start.size - 1
             self._extend(self._planned_until + step)

@@ -51,15 +51,18 @@ class StatusProbe:
         self._open: tuple[float, str] | None = None  # (start_at, cause) of a false UNKNOWN
         self.status = HostStatus.UP
         self._wake = env.event()
+        self._poked = False
         cloud.watch(host, self.poke)
         self.process = env.process(self._watch())
 
     def poke(self, _host: str | None = None) -> None:
         """Something about this host changed now: look again."""
+        self._poked = True
         if not self._wake.triggered:
             self._wake.succeed()
 
-    def _next_change(self) -> float | None:
+    def _next_change(self) -> tuple[float, bool] | None:
+        """When to look next, and whether it is only to plan further (nothing changes before)."""
         service = self.cloud.services[self.host]
         if service.forced_down or service.disabled:
             return None  # flags mask liveness: only a write can change the answer
@@ -67,18 +70,23 @@ class StatusProbe:
         change = self.stream.next_liveness_change(
             self.env.now, group.service_down_time, group.driver, service.created_at
         )
-        return None if change is None else change[0]
+        return None if change is None else (change[0], change[1] is None)
 
     def _watch(self):
         env = self.env
         self._observe()
         while True:
             self._wake = env.event()
-            at = self._next_change()
-            if at is not None:
+            nxt = self._next_change()
+            recheck = False
+            if nxt is not None:
+                at, recheck = nxt
                 timer = env.timeout(at - env.now)
                 timer.callbacks.append(lambda _e, wake=self._wake: wake.triggered or wake.succeed())
             yield self._wake
+            if recheck and not self._poked:
+                continue  # only the end of the plan: nothing changed, plan further
+            self._poked = False
             self._observe()
 
     def _observe(self) -> None:
