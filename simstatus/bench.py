@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import simpy
 
-__all__ = ["BenchRow", "ConductorRow", "StartupRow", "bench_overrides", "machine_name", "run_bench",
-           "format_bench", "run_conductor_bench", "format_conductor_bench", "run_startup_bench",
-           "format_startup_bench"]
+__all__ = ["BenchRow", "ConductorRow", "ScalingRow", "StartupRow", "bench_overrides", "fit_exponent",
+           "machine_name", "run_bench", "format_bench", "run_conductor_bench", "format_conductor_bench",
+           "run_scaling_bench", "format_scaling_bench", "run_startup_bench", "format_startup_bench"]
 
 #: hosts of the ``simstatus run`` that the start-up figures time (the default scenario's size)
 STARTUP_RUN_HOSTS = 20
@@ -158,6 +158,89 @@ def format_conductor_bench(rows: list[ConductorRow]) -> str:
     for r in rows:
         lines.append(f"{r.hosts:>6} {r.hours:>6g} {r.faults:>8} {r.textbook_s:>10.2f} {r.conductor_s:>11.2f} "
                      f"{r.ratio:>5.1f}x {f'{r.fast_windows}/{r.loop_windows}':>24}")
+    return "\n".join(lines)
+
+
+def fit_exponent(xs: list[float], seconds: list[float]) -> float:
+    """The exponent b of ``seconds ≈ c·x^b``: the least-squares slope of log(seconds) on log(x)."""
+    import numpy as np
+
+    x, y = np.log(np.asarray(xs, dtype=float)), np.log(np.asarray(seconds, dtype=float))
+    if x.size < 2 or np.ptp(x) == 0:
+        raise ValueError("an exponent needs at least two different sizes")
+    return float(np.polyfit(x, y, 1)[0])
+
+
+#: what ``--scaling`` varies, one at a time, around a middle case (hosts, hours, crashes per host-day)
+SCALING = {"hosts": [250, 500, 1000, 2000], "hours": [3, 6, 12, 24], "crash rate": [0.25, 0.5, 1.0, 2.0]}
+SCALING_MIDDLE = {"hosts": 500, "hours": 6, "crash rate": 0.5}
+
+
+@dataclass(frozen=True)
+class ScalingRow:
+    """How the run time grows with one quantity, the others held at the middle case."""
+
+    quantity: str
+    values: list[float]
+    seconds: list[float]
+
+    @property
+    def exponent(self) -> float:
+        return fit_exponent(self.values, self.seconds)
+
+
+def scaling_cases(scenario: str, grid: dict[str, list[float]] | None = None,
+                  middle: dict[str, float] | None = None) -> dict[str, list[dict]]:
+    """Per varied quantity, the overrides of each case (one of hosts, hours and the crash rate varies:
+    host_crash entries take the rate; a scenario without one gets a crash source with the default's
+    recovery time).  Load each with :func:`~simstatus.scenario.load_scenario` to check it first."""
+    from .scenario import load_scenario
+
+    grid, middle = grid or SCALING, middle or SCALING_MIDDLE
+    base = load_scenario(scenario)
+    crash_entries = [i for i, f in enumerate(base.faults) if f.kind == "host_crash" and f.rate_per_host_day]
+
+    def overrides(hosts: float, hours: float, rate: float) -> dict:
+        out = bench_overrides(int(hosts), hours)
+        if crash_entries:
+            for i in crash_entries:
+                out[f"faults.{i}.rate_per_host_day"] = rate
+        else:
+            out["faults"] = [*(f.model_dump(exclude_none=True) for f in base.faults),
+                             {"kind": "host_crash", "rate_per_host_day": rate,
+                              "duration": {"dist": "exponential", "mean": 1800}}]
+        return out
+
+    return {quantity: [overrides(**{k.replace("crash rate", "rate"): v for k, v in {**middle, quantity: x}.items()})
+                       for x in values] for quantity, values in grid.items()}
+
+
+def run_scaling_bench(scenario: str, grid: dict[str, list[float]] | None = None,
+                      middle: dict[str, float] | None = None) -> list[ScalingRow]:
+    """Time the scenario for each of :func:`scaling_cases` and fit the exponents."""
+    from .simulate import simulate
+
+    grid = grid or SCALING
+    cases = scaling_cases(scenario, grid, middle)
+    simulate(scenario, **bench_overrides(2, 0.1))  # imports and caches, once
+    rows = []
+    for quantity, values in grid.items():
+        seconds = []
+        for overrides in cases[quantity]:
+            started = time.perf_counter()
+            simulate(scenario, **overrides)
+            seconds.append(time.perf_counter() - started)
+        rows.append(ScalingRow(quantity, list(values), seconds))
+    return rows
+
+
+def format_scaling_bench(rows: list[ScalingRow]) -> str:
+    lines = ["how the run time grows (seconds ≈ c·x^b, b fitted on log-log; 1 is linear), one quantity "
+             f"at a time around {SCALING_MIDDLE['hosts']} hosts, {SCALING_MIDDLE['hours']} h, "
+             f"{SCALING_MIDDLE['crash rate']} crashes per host-day"]
+    for r in rows:
+        cells = ", ".join(f"{v:g}: {t:.2f} s" for v, t in zip(r.values, r.seconds))
+        lines.append(f"  {r.quantity:<10} b = {r.exponent:.2f}   ({cells})")
     return "\n".join(lines)
 
 

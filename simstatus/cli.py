@@ -82,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-api", dest="api", action="store_false",
                        help="skip the API measurement (a 1,000-server detail list against FastAPI's default "
                             "encoding)")
+    bench.add_argument("--scaling", action="store_true",
+                       help="also fit how the run time grows with hosts, simulated hours and the crash rate "
+                            "(exponents; about a minute)")
     bench.add_argument("--no-conductor", dest="conductor", action="store_false",
                        help="skip the conductor measurement (each size without and with [conductor], "
                             "healthy and with the scenario's faults)")
@@ -177,9 +180,20 @@ def _bench(args: argparse.Namespace) -> int:
 
     for hosts in args.hosts:  # bad input fails here, before any timing
         load_scenario(args.scenario, bench_overrides(hosts, args.hours))
+    if args.scaling:
+        from .bench import scaling_cases
+
+        for cases in scaling_cases(args.scenario).values():
+            for overrides in cases:
+                load_scenario(args.scenario, overrides)
     if args.startup:  # the start-up run (a child process) takes the scenario as it is, resized
         load_scenario(args.scenario, {"cloud.hosts": STARTUP_RUN_HOSTS, "maintenance": []})
     print(format_bench(run_bench(args.scenario, args.hosts, args.hours)))
+    if args.scaling:
+        from .bench import format_scaling_bench, run_scaling_bench
+
+        print()
+        print(format_scaling_bench(run_scaling_bench(args.scenario)))
     if args.conductor:
         from .bench import format_conductor_bench, run_conductor_bench
 

@@ -89,3 +89,52 @@ def test_conductor_bench_times_each_size_healthy_and_with_faults(capsys):
     out = capsys.readouterr().out
     table = out.split("the heartbeat path through [conductor]")[1].strip().splitlines()
     assert [line.split()[:3] for line in table[2:]] == [["2", "0.1", "none"], ["2", "0.1", "scenario"]]
+
+
+def test_fit_exponent_recovers_power_laws():
+    """seconds = 0.5·x² → 2; = 3·√x → 0.5; linear → 1 (hand-made data); one size is refused."""
+    from simstatus.bench import fit_exponent
+
+    xs = [1.0, 2.0, 4.0, 8.0]
+    assert fit_exponent(xs, [0.5 * x**2 for x in xs]) == pytest.approx(2.0)
+    assert fit_exponent(xs, [3 * x**0.5 for x in xs]) == pytest.approx(0.5)
+    assert fit_exponent(xs, [0.01 * x for x in xs]) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="two different sizes"):
+        fit_exponent([5.0, 5.0], [1.0, 2.0])
+
+
+def test_scaling_bench_varies_one_quantity_at_a_time(capsys, monkeypatch):
+    """Each row varies one quantity around the middle case; the crash rate goes to the crash source."""
+    import sys
+
+    import simstatus.bench as bench
+
+    sim = sys.modules["simstatus.simulate"]
+
+    seen = []
+    real = sim.simulate
+
+    def spy(scenario, **overrides):
+        seen.append(overrides)
+        return real(scenario, **overrides)
+
+    monkeypatch.setattr(sim, "simulate", spy)
+    grid = {"hosts": [2, 4], "hours": [0.1, 0.2], "crash rate": [1.0, 2.0]}
+    middle = {"hosts": 3, "hours": 0.1, "crash rate": 1.0}
+    rows = bench.run_scaling_bench("data/scenarios/doctor.toml", grid, middle)
+    assert [r.quantity for r in rows] == ["hosts", "hours", "crash rate"]
+    timed = seen[1:]  # after the warm-up
+    assert [o["cloud.hosts"] for o in timed] == [2, 4, 3, 3, 3, 3]
+    assert [o["duration"] for o in timed] == [360.0, 360.0, 360.0, 720.0, 360.0, 360.0]
+    assert [o["faults.0.rate_per_host_day"] for o in timed] == [1.0, 1.0, 1.0, 1.0, 1.0, 2.0]
+    text = bench.format_scaling_bench(rows)
+    assert text.splitlines()[1].split()[:2] == ["hosts", "b"]
+
+
+def test_scaling_refuses_a_scenario_its_cases_cannot_shorten(capsys):
+    """gray-failures.toml has faults at 6 h and 12 h: the 3-hour scaling case cannot hold them, so
+    ``--scaling`` stops before timing anything, with the scenario's own message."""
+    assert main(["bench", "data/scenarios/gray-failures.toml", "--scaling", "--hosts", "2", "--hours", "24",
+                 "--no-api", "--no-startup", "--no-conductor"]) == 2
+    err = capsys.readouterr().err
+    assert "faults[1].at: 21600 s is not before the end of the run" in err
