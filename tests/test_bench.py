@@ -73,8 +73,9 @@ def test_api_bench_serves_the_same_list_both_ways():
     row = run_api_bench(servers=200, requests=2)  # raises if either app answers anything but 200
     assert row.servers == 200 and row.requests == 2
     assert min(row.simstatus_ms, row.baseline_ms, row.encode_ms, row.encode_baseline_ms) > 0
+    assert min(row.bytes_ms, row.show_ms, row.show_baseline_ms) > 0
     text = format_api_bench(row)
-    assert "200 servers" in text and "whole request" in text and "serialise body" in text
+    assert "200 servers" in text and "prebuilt bytes" in text and "show: a route returning the dict" in text
 
 
 def test_conductor_bench_times_each_size_healthy_and_with_faults(capsys):
