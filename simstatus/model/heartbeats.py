@@ -55,12 +55,16 @@ def liveness_breakpoints(seg_start: np.ndarray, seg_end: np.ndarray, lo: np.ndar
     host up on ``[lo[i], hi[i])``: each piece contributes its start (with the liveness there) and
     the ends of that interval that fall inside it.
     """
-    v0 = (lo <= seg_start) & (seg_start < hi)
-    x1_ok = (seg_start < lo) & (lo < seg_end) & (lo < hi)
-    x2_ok = (seg_start < hi) & (hi < seg_end) & (lo < hi)
-    times = np.stack([seg_start, lo, hi], axis=1).ravel()
-    values = np.stack([v0, np.ones_like(v0), np.zeros_like(v0)], axis=1).ravel()
-    mask = np.stack([np.ones_like(v0), x1_ok, x2_ok], axis=1).ravel()
+    n = seg_start.size
+    times = np.empty(3 * n)
+    times[0::3], times[1::3], times[2::3] = seg_start, lo, hi
+    values = np.zeros(3 * n, dtype=bool)
+    values[0::3] = (lo <= seg_start) & (seg_start < hi)
+    values[1::3] = True
+    mask = np.ones(3 * n, dtype=bool)
+    both = lo < hi
+    mask[1::3] = (seg_start < lo) & (lo < seg_end) & both
+    mask[2::3] = (seg_start < hi) & (hi < seg_end) & both
     return times[mask], values[mask]
 
 
