@@ -243,7 +243,7 @@ def test_scenario_estimated_events_counts_polls_only_in_poll_mode():
     s = load_scenario({"cloud": {"hosts": 10, "servers_per_host": 2}, "duration": 100})
     assert s.estimated_events == 10 * 100 / 10
     s = load_scenario({"cloud": {"hosts": 10, "servers_per_host": 2}, "duration": 100, "tenants": {"mode": "poll"}})
-    assert s.estimated_events == 10 * 100 / 10 + 10 * 2 * 100 / 5
+    assert s.estimated_events == 10 * 100 / 10 + 10 * (10 * 2 * 100 / 5)  # a poll weighs 10 reports
 
 
 def test_scenario_poll_mode_counts_towards_size_limit():
