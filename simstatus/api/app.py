@@ -38,7 +38,7 @@ from .limits import BodyLimit, loads_json
 from .microversions import APIVersion, VersionFault, request_version, version_headers
 from .views import dumps
 
-__all__ = ["FAULT_SCHEMA", "JSON_MEDIA_TYPES", "create_app", "json_response", "nova_call"]
+__all__ = ["FAULT_SCHEMA", "JSON_MEDIA_TYPES", "AnswerCache", "create_app", "json_response", "nova_call"]
 
 log = logging.getLogger("simstatus.api")
 _UNEXPECTED = ("Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ and attach "
@@ -51,11 +51,53 @@ JSON_MEDIA_TYPES = ("application/json", "application/vnd.openstack.compute+json"
 
 def json_response(status: int, body: Any, headers: list[tuple[str, str]] = ()) -> Response:
     """One JSON encoding, Nova's content type, and headers that may repeat (``Vary``)."""
-    response = Response(dumps(body).encode(), status_code=status, media_type="application/json")
+    encoded = body if isinstance(body, bytes) else dumps(body).encode()
+    response = Response(encoded, status_code=status, media_type="application/json")
     response.headers["x-compute-request-id"] = f"req-{uuid.uuid4()}"
     for name, value in headers:
         response.headers.append(name, value)
     return response
+
+
+class AnswerCache:
+    """The encoded bodies of recent server GETs, reused while nothing they depend on can differ.
+
+    An entry holds while the backend's ``generation()`` is the one it was built under (no service
+    write, no fault, no status transition since) and the clock is inside ``[built, until)``, where
+    ``until`` is the backend's ``stable_until`` when it was built: the earliest instant any host's
+    status may change.  The answer is then byte for byte the one the handler would build (the
+    tests compare both ways).  Without those two callables (a Backend not built by a World)
+    nothing is reused.
+    """
+
+    LIMIT = 512
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self._entries: dict[tuple, tuple[Any, float, float, bytes]] = {}
+
+    @property
+    def enabled(self) -> bool:
+        return self.backend.generation is not None and self.backend.stable_until is not None
+
+    def get(self, key: tuple) -> bytes | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        generation, built, until, body = entry
+        now = self.backend.clock()
+        if generation == self.backend.generation() and built <= now < until:  # type: ignore[misc]
+            return body
+        del self._entries[key]
+        return None
+
+    def put(self, key: tuple, body: bytes) -> None:
+        now = self.backend.clock()
+        until = self.backend.stable_until(now)  # type: ignore[misc]
+        if until > now:
+            if len(self._entries) >= self.LIMIT:
+                self._entries.clear()
+            self._entries[key] = (self.backend.generation(), now, until, body)  # type: ignore[misc]
 
 
 def _base_url(request: Request) -> str:
@@ -64,11 +106,14 @@ def _base_url(request: Request) -> str:
 
 def nova_call(request: Request, handler: Handler, *, project_id: str | None = None,
               sync: Callable[[], None] | None = None,
-              prepare: Callable[[], None] | None = None) -> Response:
+              prepare: Callable[[], None] | None = None,
+              cache: AnswerCache | None = None, key: tuple = ()) -> Response:
     """Authenticate, negotiate the microversion, run ``handler``, turn faults into Nova's envelope.
 
     ``prepare()`` (e.g. parsing the body) runs after the microversion and before the URL project
     check, where Nova deserialises the body; a :class:`NovaFault` from it is answered as usual.
+    With ``cache``, a successful answer is kept under ``key`` plus the caller and the version, and
+    reused while it holds (:class:`AnswerCache`).
     """
     headers: list[tuple[str, str]] = []
     try:
@@ -86,6 +131,13 @@ def nova_call(request: Request, handler: Handler, *, project_id: str | None = No
         compute.check_project(ctx, project_id)
         if sync is not None:
             sync()
+        if cache is not None and cache.enabled:
+            full = (*key, ctx.user_id, ctx.project_id, ctx.is_admin, version)
+            body = cache.get(full)
+            if body is None:
+                body = dumps(handler(ctx, version)).encode()
+                cache.put(full, body)
+            return json_response(200, body, headers)
         return json_response(200, handler(ctx, version), headers)
     except NovaFault as fault:
         return json_response(fault.code, fault.body(), headers)
@@ -179,14 +231,20 @@ def _url_project(request: Request) -> str | None:
 def _compute_router(backend: Backend, sync: Callable[[], None] | None) -> APIRouter:
     router = APIRouter()
 
-    def call(request: Request, handler: Handler, prepare: Callable[[], None] | None = None) -> Response:
-        return nova_call(request, handler, project_id=_url_project(request), sync=sync, prepare=prepare)
+    answers = AnswerCache(backend)
+
+    def call(request: Request, handler: Handler, prepare: Callable[[], None] | None = None,
+             key: tuple | None = None) -> Response:
+        return nova_call(request, handler, project_id=_url_project(request), sync=sync, prepare=prepare,
+                         cache=answers if key is not None else None, key=key or ())
 
     def list_route(detail: bool):
         async def route(request: Request) -> Response:
             q = _query(request)
+            base, project = _base_url(request), _url_project(request)
             return call(request, lambda ctx, v: compute.list_servers(
-                backend, ctx, v, q, detail=detail, base_url=_base_url(request), url_project=_url_project(request)))
+                backend, ctx, v, q, detail=detail, base_url=base, url_project=project),
+                key=("list", detail, base, project, tuple(sorted(q.items()))))
         return route
 
     router.add_api_route(
@@ -211,8 +269,10 @@ def _compute_router(backend: Backend, sync: Callable[[], None] | None) -> APIRou
                 openapi_extra={"parameters": _VERSION_PARAMS},
                 responses=_responses("server", 400, 401, 403, 404, 406))
     async def server_show(request: Request, server_id: str) -> Response:
+        base, project = _base_url(request), _url_project(request)
         return call(request, lambda ctx, v: compute.show_server(
-            backend, ctx, v, server_id, base_url=_base_url(request), url_project=_url_project(request)))
+            backend, ctx, v, server_id, base_url=base, url_project=project),
+            key=("show", server_id, base, project))
 
     @router.get("/os-services", tags=["os-services"], response_class=Response,
                 summary="List compute services (forced_down from 2.11); admin only",

@@ -105,6 +105,11 @@ class Backend:
     epoch: datetime = datetime(2026, 1, 1, tzinfo=timezone.utc)
     base_url: str = "http://localhost:8774"
     max_limit: int = 1000
+    #: ``generation()`` changes whenever anything an answer depends on may have changed, and no
+    #: host's status changes in ``[now, stable_until(now))``; both set by a World, None elsewhere
+    #: (then nothing is reused)
+    generation: Callable[[], Any] | None = None
+    stable_until: Callable[[float], float] | None = None
     views: ServerViews = field(init=False)
 
     def __post_init__(self) -> None:

@@ -55,9 +55,14 @@ class StatusProbe:
         cloud.watch(host, self.poke)
         self.process = env.process(self._watch())
 
+    #: the cloud's :class:`~simstatus.model.horizon.StatusHorizon`, if the world keeps one
+    horizon = None
+
     def poke(self, _host: str | None = None) -> None:
         """Something about this host changed now: look again."""
         self._poked = True
+        if self.horizon is not None:
+            self.horizon.bump()
         if not self._wake.triggered:
             self._wake.succeed()
 
@@ -83,6 +88,8 @@ class StatusProbe:
                 at, recheck = nxt
                 timer = env.timeout(at - env.now)
                 timer.callbacks.append(lambda _e, wake=self._wake: wake.triggered or wake.succeed())
+            if self.horizon is not None:
+                self.horizon.note(self.host, None if nxt is None else nxt[0])
             yield self._wake
             if recheck and not self._poked:
                 continue  # only the end of the plan: nothing changed, plan further
@@ -98,6 +105,8 @@ class StatusProbe:
             return
         self._transitions.append(TransitionRecord(now, self.host, self.status.value, new.value))
         self.status = new
+        if self.horizon is not None:
+            self.horizon.bump(now)
         if new != HostStatus.UNKNOWN:
             return
         report = self.stream.last_write(now)  # what nova-compute got through, whether readable now or not

@@ -26,6 +26,7 @@ from .conditions import Window
 from .faults import FaultInjector, select_hosts
 from .conductor import ConductorHost, ConductorPlanner, _Background, _DrawBank
 from .heartbeats import HeartbeatStream
+from .horizon import StatusHorizon
 from .loss import GilbertElliottChain, HiccupWindows
 from .monitor import FaultMonitor
 from .operators import MaintenanceOperator
@@ -110,10 +111,15 @@ class World:
             self.streams[host] = hs
             self.cloud.services[host].heartbeats = hs
         self.injector = FaultInjector(env, self, self.events)
+        self.horizon = StatusHorizon()
         for host in self.hosts:
-            self.probes[host] = StatusProbe(env, self.cloud, host, self.streams[host],
-                                            self.injector.is_faulty, self.injector.explains_unknown,
-                                            self.transitions, self.false_unknown)
+            probe = self.probes[host] = StatusProbe(env, self.cloud, host, self.streams[host],
+                                                    self.injector.is_faulty, self.injector.explains_unknown,
+                                                    self.transitions, self.false_unknown)
+            probe.horizon = self.horizon
+        # the API may reuse an answer while nothing is written and no host's status can change
+        self.api.generation = lambda: (len(self.cloud.actions), self.horizon.epoch)
+        self.api.stable_until = self.horizon.until
         counts: dict[str, int] = {}
         for fault in s.faults:
             n = counts[fault.kind] = counts.get(fault.kind, -1) + 1
