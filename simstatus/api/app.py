@@ -53,9 +53,9 @@ def json_response(status: int, body: Any, headers: list[tuple[str, str]] = ()) -
     """One JSON encoding, Nova's content type, and headers that may repeat (``Vary``)."""
     encoded = body if isinstance(body, bytes) else dumps(body).encode()
     response = Response(encoded, status_code=status, media_type="application/json")
-    response.headers["x-compute-request-id"] = f"req-{uuid.uuid4()}"
-    for name, value in headers:
-        response.headers.append(name, value)
+    # raw header pairs: names repeat (Vary), and MutableHeaders rescans the list on every set
+    response.raw_headers.append((b"x-compute-request-id", f"req-{uuid.uuid4()}".encode("latin-1")))
+    response.raw_headers.extend((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers)
     return response
 
 

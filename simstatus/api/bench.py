@@ -56,7 +56,7 @@ def _median_ms(client, path: str, headers: dict[str, str], requests: int) -> flo
     return asyncio.run(measure())
 
 
-def run_api_bench(servers: int = 1000, requests: int = 20) -> ApiBenchRow:
+def run_api_bench(servers: int = 1000, requests: int = 200) -> ApiBenchRow:
     """Time a ``servers``-server detail list (100 hosts), ours against FastAPI's default encoding."""
     from ..model.world import World
     from ..scenario import load_scenario

@@ -97,6 +97,10 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = _content_length(scope)
+        if declared in (None, 0) and not _chunked(scope):
+            # no body announced (a GET, typically): nothing to read or bound, no timer to start
+            await self.app(scope, receive, send)
+            return
         if declared is not None and declared > self.max_body:
             await _answer(send, 413, "Request is too large. Larger than max_request_body_size "
                                      f"({self.max_body}).")
@@ -137,6 +141,11 @@ class BodyLimit:
             parts.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(parts)
+
+
+def _chunked(scope: dict[str, Any]) -> bool:
+    """Whether the request announces a body without a length (``Transfer-Encoding``)."""
+    return any(name.lower() == b"transfer-encoding" for name, _ in scope.get("headers", ()))
 
 
 def _content_length(scope: dict[str, Any]) -> int | None:
