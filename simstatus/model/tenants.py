@@ -23,6 +23,7 @@ Three ways give the same table:
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Callable, Iterable
 
@@ -125,11 +126,14 @@ def direct_fetch(api: compute.Backend, version: APIVersion) -> Fetch:
 
 
 class AsgiFetch:
-    """Polls sent as HTTP requests through the FastAPI app, in-process (httpx's ASGI transport).
+    """Polls sent as HTTP requests through the FastAPI app, in-process (straight into its ASGI
+    interface: the same routing, middleware and encoding an HTTP client meets).
 
-    The requests run on a private event loop in a helper thread, so a simulation can be started
-    from code that already runs an event loop (a notebook, an async test).  The SimPy thread waits
-    for each answer, so the app and the simulation never touch the cloud at the same time.
+    The requests run on a private event loop: in this thread when no event loop runs here (a
+    script, the CLI: no thread hop per request), else in a helper thread, so that a simulation
+    can be started from code that already runs an event loop (a notebook, an async test).  Either
+    way the SimPy side waits for each answer, so the app and the simulation never touch the cloud
+    at the same time.
     """
 
     def __init__(self, api: compute.Backend, version: APIVersion) -> None:
@@ -138,25 +142,54 @@ class AsgiFetch:
         from ..api.app import create_app
 
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="simstatus-asgi-tenants", daemon=True)
-        self.thread.start()
-        app = create_app(api)
-
-        async def make_client() -> httpx.AsyncClient:
-            return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=api.base_url)
-
-        self.client = self._wait(make_client())
+        try:
+            asyncio.get_running_loop()
+            inline = False
+        except RuntimeError:
+            inline = True
+        self.thread: threading.Thread | None = None
+        if not inline:
+            self.thread = threading.Thread(target=self.loop.run_forever, name="simstatus-asgi-tenants",
+                                           daemon=True)
+            self.thread.start()
+        self.app = create_app(api)
+        url = httpx.URL(api.base_url)
+        self._host = url.netloc
+        self._server = (url.host, url.port or (443 if url.scheme == "https" else 80))
+        self._scheme = url.scheme
         self.headers = {"OpenStack-API-Version": f"compute {version}"}
 
+    async def _request(self, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
+        """One GET straight into the ASGI app: the whole app runs (middleware, routing, policy,
+        encoding), without an HTTP client's request and stream objects around it."""
+        route, _, query = path.partition("?")
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+                 "scheme": self._scheme, "path": route, "raw_path": route.encode(), "query_string": query.encode(),
+                 "root_path": "", "client": ("127.0.0.1", 0), "server": self._server,
+                 "headers": [(b"host", self._host), *((k.lower().encode(), v.encode()) for k, v in headers.items())]}
+        sent: list[dict] = []
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        await self.app(scope, receive, send)
+        status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+        return status, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
     def _wait(self, coroutine):
+        if self.thread is None:
+            return self.loop.run_until_complete(coroutine)
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
 
     def _get(self, ctx: RequestContext, path: str) -> dict:
         headers = {**self.headers, "X-Auth-Token": token_for(ctx.user_id, ctx.project_id)}
-        response = self._wait(self.client.get(path, headers=headers))
-        if response.status_code != 200:
-            raise RuntimeError(f"tenant poll GET {path} answered {response.status_code}: {response.text}")
-        return response.json()
+        status, body = self._wait(self._request(path, headers))
+        if status != 200:
+            raise RuntimeError(f"tenant poll GET {path} answered {status}: {body.decode(errors='replace')}")
+        return json.loads(body)
 
     def __call__(self, ctx: RequestContext, server_id: str | None) -> dict[str, str | None]:
         if server_id is not None:
@@ -172,12 +205,10 @@ class AsgiFetch:
             path = f"/v2.1/servers/detail?marker={page['servers'][-1]['id']}"
 
     def close(self) -> None:
-        try:
-            self._wait(self.client.aclose())
-        finally:
+        if self.thread is not None:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join()
-            self.loop.close()
+        self.loop.close()
 
 
 class TenantPoller:
