@@ -255,6 +255,10 @@ def format_summary(table: pd.DataFrame) -> str:
         return shown.to_string(na_rep="-")
 
 
+#: ``simstatus run`` announces its estimate and shows progress from this many estimated seconds
+LONG_RUN_S = 10.0
+
+
 def _run(args: argparse.Namespace) -> int:
     from .scenario import load_scenario
     from .simulate import simulate  # keep `simstatus --help` fast
@@ -270,7 +274,14 @@ def _run(args: argparse.Namespace) -> int:
             raise FileExistsError(f"{show_path(args.out)} already exists; "
                                   "choose another --out or remove it")
         check_writable(args.out)
-    result = simulate(scenario)
+    from .simulate import estimate_wall_time
+
+    seconds, what = estimate_wall_time(scenario)
+    long_run = seconds >= LONG_RUN_S
+    if long_run:  # say so before starting, then show progress
+        print(f"simstatus: this run simulates {what}: about {seconds:,.0f} s on a 2-core machine "
+              "(docs/performance.md)", file=sys.stderr)
+    result = simulate(scenario, progress=long_run)
     for message in result.meta["warnings"]:  # Nova's sanity-rule warning, recorded by the run
         print(f"warning: {escape_control(message)}", file=sys.stderr)
     s = result.scenario

@@ -169,15 +169,47 @@ def _normalise(overrides: Mapping[str, Any]) -> dict[str, Any]:
     return {key.replace("__", "."): value for key, value in overrides.items()}
 
 
-def simulate(scenario: Scenario | str | os.PathLike | Mapping[str, Any], **overrides: Any) -> Result:
+#: Rough wall seconds per unit of work on a 2-core AMD EPYC (docs/performance.md): a planned
+#: heartbeat report, a tenant poll through the API functions, a poll through the ASGI app.
+_COST_REPORT, _COST_POLL, _COST_POLL_ASGI = 0.2e-6, 15e-6, 130e-6
+
+
+def estimate_wall_time(scenario: Scenario) -> tuple[float, str]:
+    """A rough guess of a run's wall seconds, and what dominates it (for a warning before a long run)."""
+    s = scenario
+    reports = s.cloud.hosts * s.duration / s.nova.report_interval
+    seconds, what = 0.3 + reports * _COST_REPORT, f"{reports:,.0f} heartbeat reports"
+    if s.tenants.mode == "poll":
+        polls = s.cloud.hosts * s.cloud.servers_per_host * s.duration / s.tenants.poll_interval
+        asgi = s.tenants.transport == "asgi"
+        seconds += polls * (_COST_POLL_ASGI if asgi else _COST_POLL)
+        what = (f"{polls:,.0f} tenant polls through the {'ASGI app' if asgi else 'API functions'} "
+                f"(tenants.mode = \"poll\")")
+    return seconds, what
+
+
+def simulate(scenario: Scenario | str | os.PathLike | Mapping[str, Any], *, progress: bool = False,
+             **overrides: Any) -> Result:
     """Run ``scenario`` (a Scenario, a TOML path or a mapping) with dotted-key ``overrides``.
+
+    ``progress``: show a bar (tqdm: a widget in notebooks, a line in terminals) as simulated time
+    advances, with tqdm's estimate of the time left.
 
     >>> simulate("data/scenarios/default.toml", **{"nova.service_down_time": 30})  # doctest: +SKIP
     """
     s = load_scenario(scenario, _normalise(overrides) if overrides else None)
     started = time.perf_counter()
     world = World(s)
-    world.run()
+    if progress:
+        from .sweep import progress_bar
+
+        bar = progress_bar(100, True, "simulating", "%")
+        try:
+            world.run(progress=lambda now: bar.update(1))
+        finally:
+            bar.close()
+    else:
+        world.run()
     wall = time.perf_counter() - started
     effective = s
     if world.service_down_time != s.nova.service_down_time:

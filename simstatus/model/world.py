@@ -234,10 +234,21 @@ class World:
     def actions(self) -> list[ActionRecord]:
         return self.cloud.actions
 
-    def run(self) -> None:
-        """Run to the scenario's end and close what is still open."""
+    def run(self, progress=None) -> None:
+        """Run to the scenario's end and close what is still open.
+
+        ``progress(now)``, if given, is called at each hundredth of the run: the run is advanced in
+        steps instead of in one go, which adds no event and changes nothing in it.
+        """
         try:
-            self.env.run(until=self.scenario.duration)
+            if progress is None:
+                self.env.run(until=self.scenario.duration)
+            else:
+                for i in range(1, 101):
+                    until = self.scenario.duration * i / 100
+                    if until > self.env.now:
+                        self.env.run(until=until)
+                    progress(self.env.now)
         finally:
             if self._asgi is not None:
                 self._asgi.close()
