@@ -73,6 +73,7 @@ class World:
         self.stalls: list[Window] = []
         self.outages: list[Window] = []  # memcached outages (the mc driver's store)
         self.streams: dict[str, HeartbeatStream] = {}
+        self._horizon = float(s.duration)  # every stream's planning horizon (they move together)
         self.probes: dict[str, StatusProbe] = {}
 
         hb = s.heartbeat
@@ -221,11 +222,11 @@ class World:
         horizon up front would be costly (a probe of a healthy host plans every report up to it),
         hence the rolling window.  Returns whether anything moved.
         """
-        streams = self.streams.values()
-        if all(s.horizon >= until + window / 2 for s in streams):
+        if self._horizon >= until + window / 2:  # one number, not a loop over every host per request
             return False
-        for s in streams:
-            s.horizon = max(s.horizon, until + window)
+        self._horizon = until + window
+        for s in self.streams.values():
+            s.horizon = max(s.horizon, self._horizon)
         for probe in self.probes.values():
             probe.poke()
         return True
