@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 import simpy
 
-__all__ = ["BenchRow", "ConductorRow", "ScalingRow", "StartupRow", "bench_overrides", "fit_exponent",
+__all__ = ["BenchRow", "ConductorRow", "ScalingRow", "StartupRow", "SweepRow", "run_sweep_bench",
+           "format_sweep_bench", "bench_overrides", "fit_exponent",
            "machine_name", "run_bench", "format_bench", "run_conductor_bench", "format_conductor_bench",
            "run_scaling_bench", "format_scaling_bench", "run_startup_bench", "format_startup_bench"]
 
@@ -242,6 +243,43 @@ def format_scaling_bench(rows: list[ScalingRow]) -> str:
         cells = ", ".join(f"{v:g}: {t:.2f} s" for v, t in zip(r.values, r.seconds))
         lines.append(f"  {r.quantity:<10} b = {r.exponent:.2f}   ({cells})")
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class SweepRow:
+    """One sweep timed in this process (``jobs=1``) and on the process pool (all cores)."""
+
+    runs: int
+    cores: int
+    serial_s: float
+    pool_s: float
+
+    @property
+    def speedup(self) -> float:
+        return self.serial_s / self.pool_s if self.pool_s else float("inf")
+
+
+def run_sweep_bench(scenario: str, hosts: int = 400, hours: float = 12.0, replications: int = 4) -> SweepRow:
+    """The demo's grid (service_down_time 15/30/60/120 s), ``replications`` each, resized: serial
+    against the process pool, which should scale with the cores."""
+    from .sweep import sweep
+
+    grid = {"nova.service_down_time": [15, 30, 60, 120]}
+    base = bench_overrides(hosts, hours)
+    from .scenario import load_scenario
+
+    sized = load_scenario(scenario, base)
+    times = []
+    for jobs in (1, None):
+        started = time.perf_counter()
+        sweep(sized, grid, replications=replications, jobs=jobs, progress=False)
+        times.append(time.perf_counter() - started)
+    return SweepRow(4 * replications, os.cpu_count() or 1, times[0], times[1])
+
+
+def format_sweep_bench(row: SweepRow) -> str:
+    return (f"a sweep of {row.runs} runs: {row.serial_s:.2f} s in one process, {row.pool_s:.2f} s on the "
+            f"process pool ({row.cores} cores): {row.speedup:.2f}x")
 
 
 @dataclass(frozen=True)

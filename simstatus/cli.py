@@ -85,6 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--scaling", action="store_true",
                        help="also fit how the run time grows with hosts, simulated hours and the crash rate "
                             "(exponents; about a minute)")
+    bench.add_argument("--sweep", action="store_true",
+                       help="also time a 16-run sweep (400 hosts, 12 h each) in one process against the "
+                            "process pool (about 25 s)")
     bench.add_argument("--no-conductor", dest="conductor", action="store_false",
                        help="skip the conductor measurement (each size without and with [conductor], "
                             "healthy and with the scenario's faults)")
@@ -194,6 +197,11 @@ def _bench(args: argparse.Namespace) -> int:
 
         print()
         print(format_scaling_bench(run_scaling_bench(args.scenario)))
+    if args.sweep:
+        from .bench import format_sweep_bench, run_sweep_bench
+
+        print()
+        print(format_sweep_bench(run_sweep_bench(args.scenario)))
     if args.conductor:
         from .bench import format_conductor_bench, run_conductor_bench
 

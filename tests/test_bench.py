@@ -139,3 +139,18 @@ def test_scaling_refuses_a_scenario_its_cases_cannot_shorten(capsys):
                  "--no-api", "--no-startup", "--no-conductor"]) == 2
     err = capsys.readouterr().err
     assert "faults[1].at: 21600 s is not before the end of the run" in err
+
+
+def test_sweep_bench_times_one_process_against_the_pool(capsys, monkeypatch):
+    """Both ways run the same 16 runs; the CLI prints the ratio (sizes shrunk here)."""
+    import simstatus.bench as bench
+
+    row = bench.run_sweep_bench("data/scenarios/default.toml", hosts=3, hours=0.5, replications=1)
+    assert row.runs == 4 and row.serial_s > 0 and row.pool_s > 0 and row.cores >= 1
+    text = bench.format_sweep_bench(row)
+    assert text.startswith("a sweep of 4 runs:") and text.endswith(f"{row.speedup:.2f}x")
+    monkeypatch.setattr(bench, "run_sweep_bench", lambda scenario: bench.SweepRow(16, 2, 4.0, 2.0))
+    assert main(["bench", "--hosts", "2", "--hours", "0.1", "--no-api", "--no-startup", "--no-conductor",
+                 "--sweep"]) == 0
+    assert "a sweep of 16 runs: 4.00 s in one process, 2.00 s on the process pool (2 cores): 2.00x" in \
+        capsys.readouterr().out
