@@ -231,8 +231,10 @@ def _serve(args: argparse.Namespace) -> int:
         print(message, file=sys.stderr, flush=True)
 
     def log_requests() -> None:  # once serving: one line per request on stderr
+        from .serve import RequestLogFormatter
+
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        handler.setFormatter(RequestLogFormatter())
         logger = logging.getLogger("simstatus")
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)

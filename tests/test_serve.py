@@ -398,3 +398,17 @@ def test_policy_layers_are_recorded_in_the_served_scenario():
     assert served.scenario.nova.policy == {rule: "rule:admin_or_owner"}
     with pytest.raises(ScenarioError, match="unknown rule name"):
         create_served(SMALL, policy={"foo": "rule:admin_api"})
+
+
+def test_request_log_formatter_prints_what_the_standard_one_prints():
+    """The cheaper formatter (the date formatted once per second) gives the standard
+    ``%(asctime)s %(message)s`` line, across a second boundary and for a later second."""
+    import logging
+
+    from simstatus.serve import RequestLogFormatter
+
+    fast, standard = RequestLogFormatter(), logging.Formatter("%(asctime)s %(message)s")
+    for created in (1_700_000_000.999, 1_700_000_001.0, 1_700_000_001.5, 1_800_000_000.25):
+        record = logging.LogRecord("simstatus.serve", logging.INFO, __file__, 1, "GET %s %d", ("/v2.1", 200), None)
+        record.created, record.msecs = created, (created - int(created)) * 1000
+        assert fast.format(record) == standard.format(record)
