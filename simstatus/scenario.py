@@ -93,7 +93,7 @@ __all__ = [
 MAX_HOSTS = 100_000
 #: About what one machine simulates in reasonable time; see :attr:`Scenario.estimated_events` (a
 #: heartbeat report counts 1, a simulated tenant poll :data:`POLL_WEIGHT`).  100,000 hosts × 24 h of
-#: the default scenario (8.6·10^8 reports) took 3.6 min and 7.4 GB on a 2-core machine.
+#: the default scenario (8.6·10^8 reports) took 4.5 min and 3.8 GB on a 2-core machine.
 MAX_EVENTS = 1e9
 #: A poll is an API call (about 30 µs); a planned heartbeat report costs well under a microsecond.
 POLL_WEIGHT = 10

@@ -32,7 +32,7 @@ from .conditions import Window, in_windows
 from .loss import GilbertElliottChain, HiccupWindows
 from .streams import quantize
 
-__all__ = ["HeartbeatStream", "liveness_breakpoints"]
+__all__ = ["HeartbeatStream", "PLAN_BUDGET", "liveness_breakpoints", "planning_lookahead"]
 
 _WRITTEN, _LOST, _PARTITIONED, _STALLED, _SKEWED, _OUTAGE = range(6)
 _INF = float("inf")
@@ -68,6 +68,21 @@ def liveness_breakpoints(seg_start: np.ndarray, seg_end: np.ndarray, lo: np.ndar
     return times[mask], values[mask]
 
 
+#: bytes of planned reports and their draws the world allows itself, all hosts together
+PLAN_BUDGET = 512 * 2**20
+#: bytes a planned report holds (write, stamp, count, delay, loss flag, with numpy's overheads)
+_PLAN_BYTES = 48
+
+
+def planning_lookahead(hosts: int) -> int:
+    """How far ahead a healthy host is planned: a power of two between 256 and 2,048 intervals,
+    so that every host's plan fits :data:`PLAN_BUDGET`.  Farther means fewer look-agains (faster),
+    nearer means less memory: 1,000 hosts plan 2,048 intervals ahead, 10,000 hosts 1,024,
+    100,000 hosts 256."""
+    fits = PLAN_BUDGET / (max(int(hosts), 1) * _PLAN_BYTES)
+    return int(2 ** np.clip(np.floor(np.log2(max(fits, 1.0))), 8, 11))
+
+
 class HeartbeatStream:
     """The reports of one nova-compute service, planned lazily.
 
@@ -96,7 +111,8 @@ class HeartbeatStream:
     """
 
     CHUNK = 512
-    #: report intervals planned ahead at most while nothing changes (then the probe asks again)
+    #: report intervals planned ahead at most while nothing changes (then the probe asks again);
+    #: the world sets it from the cloud's size (:func:`planning_lookahead`)
     LOOKAHEAD = 1024
 
     def __init__(

@@ -25,7 +25,7 @@ from ..status import HostStatus
 from .conditions import Window
 from .faults import FaultInjector, select_hosts
 from .conductor import ConductorHost, ConductorPlanner, _Background, _DrawBank
-from .heartbeats import HeartbeatStream
+from .heartbeats import HeartbeatStream, planning_lookahead
 from .horizon import StatusHorizon
 from .loss import GilbertElliottChain, HiccupWindows
 from .monitor import FaultMonitor
@@ -83,6 +83,7 @@ class World:
             hb.hiccups.rate_per_day, hb.hiccups.duration.sample, stream(s.seed, "hiccups"))
         fraction = hb.hiccups.fraction if hb.hiccups is not None else 1.0
         random_startup = hb.startup.dist != "fixed"  # fixed draws nothing: no stream needed
+        lookahead = planning_lookahead(len(self.hosts))  # memory by hosts: nearer for big clouds
         self.planner: ConductorPlanner | None = None
         if s.conductor is not None and s.nova.servicegroup_driver == "db":
             self._build_conductor(phases if hb.warm_start else None, fraction, random_startup)
@@ -109,6 +110,7 @@ class World:
                 driver=s.nova.servicegroup_driver,
                 outages=self.outages,
             )
+            hs.LOOKAHEAD = lookahead
             self.streams[host] = hs
             self.cloud.services[host].heartbeats = hs
         self.injector = FaultInjector(env, self, self.events)
