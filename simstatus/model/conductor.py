@@ -572,7 +572,7 @@ class ConductorPlanner:
     def _fold(self, w: _Window) -> None:
         if self.record:
             self._recorded.append(w)
-        self._fold_totals_only(w)
+        self._add_totals(self.totals, w)
         has = np.diff(w.w_bounds) > 0
         last = w.w_bounds[1:][has] - 1
         hosts = np.flatnonzero(has)
@@ -595,30 +595,28 @@ class ConductorPlanner:
 
     def stats(self) -> dict[str, float]:
         """Totals over the whole run (every window, folded or not)."""
-        saved = (dict(self.totals),)
-        for w in list(self.windows):
-            self._fold_totals_only(w)
         out = dict(self.totals)
-        self.totals = saved[0]
+        for w in self.windows:
+            self._add_totals(out, w)
         served = out.get("written", 0)
         out["wait_mean"] = out.get("wait_sum", 0.0) / served if served else float("nan")
         out["fast_windows"], out["loop_windows"] = self.fast_windows, self.loop_windows
         out["fallbacks"] = dict(sorted(self.fallbacks.items()))
         return out
 
-    def _fold_totals_only(self, w: _Window) -> None:
-        """Add a window's counts to the run's totals (reports settled before the horizon only)."""
+    def _add_totals(self, totals: dict[str, float], w: _Window) -> None:
+        """Add a window's counts to ``totals`` (reports settled before the horizon only)."""
         inside = w.r_at < self.horizon
         fates = np.bincount(w.r_fate[inside], minlength=len(FATES))
         for i, name in enumerate(FATES):
-            self.totals[name] = self.totals.get(name, 0) + int(fates[i])
+            totals[name] = totals.get(name, 0) + int(fates[i])
         waits = w.r_wait[inside]
         waits = waits[np.isfinite(waits)]
-        self.totals["wait_sum"] = self.totals.get("wait_sum", 0.0) + float(waits.sum())
-        self.totals["wait_sq"] = self.totals.get("wait_sq", 0.0) + float((waits ** 2).sum())
-        self.totals["wait_max"] = max(self.totals.get("wait_max", 0.0), float(waits.max()) if waits.size else 0.0)
+        totals["wait_sum"] = totals.get("wait_sum", 0.0) + float(waits.sum())
+        totals["wait_sq"] = totals.get("wait_sq", 0.0) + float((waits ** 2).sum())
+        totals["wait_max"] = max(totals.get("wait_max", 0.0), float(waits.max()) if waits.size else 0.0)
         for name, v in w.counts.items():  # per window: whole windows, so not clipped
-            self.totals[name] = self.totals.get(name, 0) + v
+            totals[name] = totals.get(name, 0) + v
 
     # -- liveness flags -------------------------------------------------------------------------
     def _flags(self, w: _Window) -> np.ndarray:
@@ -1290,7 +1288,7 @@ class ConductorHost:
     """
 
     driver = "db"
-    outages: list[Window] = []
+    outages: tuple[Window, ...] = ()  # memcached's: the db driver never reads them
 
     def __init__(self, planner: ConductorPlanner, index: int, *, first_report_delay: float, startup=None,
                  startup_rng: np.random.Generator | None = None) -> None:
