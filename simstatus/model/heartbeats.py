@@ -430,7 +430,7 @@ class HeartbeatStream:
         first_stamp = base[1] if base else created_at
         cur: bool | None = None
         i0 = 0  # first piece not yet searched; piece 0 is the base, piece m starts at _w[m-1]
-        step = self.CHUNK * self.report_interval
+        step = max(self.CHUNK, self.LOOKAHEAD // 2) * self.report_interval  # few, large extensions
         while True:
             written = np.concatenate([[first_written], self._w[n:]])[i0:]
             stamps = np.concatenate([[first_stamp], self._stamp[n:]])[i0:]
