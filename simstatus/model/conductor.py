@@ -712,12 +712,7 @@ class ConductorPlanner:
             st.bg_next = stop
 
         def settle(h: int, k: int, s: float, fate: int, wait: float, at: float) -> None:
-            out.r_host.append(h)
-            out.r_k.append(k)
-            out.r_s.append(s)
-            out.r_fate.append(fate)
-            out.r_wait.append(wait)
-            out.r_at.append(at)
+            self._settle_one(out, h, k, s, fate, at, wait)
 
         def call_end(h: int, x: float, timed_out: bool) -> None:
             s, j = float(st.call_s[h]), float(st.call_j[h])
@@ -904,16 +899,12 @@ class ConductorPlanner:
         rr = rows[:, None]
         take = self.draws.take
         d, lost, jit, sig, wrk = (take(n, rr, cols) for n in ("delay", "lost", "jit", "sig", "wrk"))
-        inc_timeout = R if R >= delta else None
         inc_ok = delta + jit
-        if inc_timeout is None:
-            inc_lost = np.maximum(delta + jit, R)
-        else:
-            inc_lost = np.full(jit.shape, R)
-        if not self.lost_timeout:
-            inc_lost = inc_ok  # a failed write answers like any other
-        inc = np.where(lost, inc_lost, inc_ok)
-        gone = lost if self.lost_timeout else np.zeros(lost.shape, dtype=bool)
+        if self.lost_timeout:  # a lost call ends at s + R: then _next_after's rule
+            inc = np.where(lost, R if R >= delta else np.maximum(inc_ok, R), inc_ok)
+            gone = lost
+        else:  # a failed write answers like any other
+            inc, gone = inc_ok, np.zeros(lost.shape, dtype=bool)
         sends = np.empty(d.shape)
         if sends.size:
             sends[:, 0] = s0[rows]
@@ -1194,14 +1185,10 @@ class ConductorPlanner:
                                  ("sig", sig), ("wrk", wrk), ("epoch", epoch),
                                  ("admitted", False), ("fail", lost), ("start", np.nan), ("end", np.nan)):
                         cols[f].append(v)
-                inc = (R if R >= delta else max(delta + j, R)) if gone else delta + j
-                if calls:
-                    calls[-1][5] = s if calls[-1][6] == epoch else calls[-1][5]
                 calls.append([k, s, j, gone, seg_stop, _INF, epoch])
-                nxt = s + inc
+                # guessed: a lost call times out at s + R, any other answers within its interval
+                nxt = self._next_after(s, j, s + R) if gone else s + delta + j
                 k += 1
-            if calls and calls[-1][6] == epoch and nxt < at:
-                calls[-1][5] = nxt
             if kind == _STOP and mode != STOPPED:
                 for c in calls:
                     if c[6] == epoch:
@@ -1216,12 +1203,14 @@ class ConductorPlanner:
             calls[-1][5] = nxt if calls[-1][6] == epoch else _INF
         return calls, (mode, epoch, nxt, k), _jobs(len(cols["a"]), **cols)
 
-    def _settle_one(self, out: _Out, h: int, k: int, s: float, fate: int, at: float) -> None:
+    @staticmethod
+    def _settle_one(out: _Out, h: int, k: int, s: float, fate: int, at: float, wait: float = np.nan) -> None:
+        """Record what became of report ``k`` of host ``h`` (``wait``: its queue wait if written)."""
         out.r_host.append(h)
         out.r_k.append(k)
         out.r_s.append(s)
         out.r_fate.append(fate)
-        out.r_wait.append(np.nan)
+        out.r_wait.append(wait)
         out.r_at.append(at)
 
     def _call_end(self, h: int, call: list, replies: dict, t1: float) -> tuple[float | None, float | None]:
