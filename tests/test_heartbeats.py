@@ -246,21 +246,21 @@ def test_loss_zero_cold_start_never_unknown():
 
 
 def test_planning_lookahead_fits_the_budget():
-    """512 MiB at 48 bytes a report: 1,000 hosts could plan 11,184 intervals, capped at 2,048;
+    """512 MiB at 48 bytes a report: 1,000 hosts could plan 11,184 intervals, capped at 4,096;
     10,000 hosts 1,118 → 1,024; 20,000 hosts 559 → 512; 100,000 hosts 111 → floor 256."""
     from simstatus.model.heartbeats import planning_lookahead
 
-    assert [planning_lookahead(n) for n in (1, 1000, 10_000, 20_000, 100_000)] == [2048, 2048, 1024, 512, 256]
+    assert [planning_lookahead(n) for n in (1, 1000, 10_000, 20_000, 100_000)] == [4096, 4096, 1024, 512, 256]
 
 
 def test_how_far_ahead_a_host_is_planned_does_not_change_the_run(monkeypatch):
-    """The lookahead is a cost trade-off only: 256 and 2,048 intervals give the same tables."""
+    """The lookahead is a cost trade-off only: 256 and 4,096 intervals give the same tables."""
     import simstatus.model.world as world_module
     from simstatus.scenario import load_scenario
 
     scenario = load_scenario("data/scenarios/default.toml", {"duration": "24h", "heartbeat.jitter": 1})
     runs = []
-    for lookahead in (256, 2048):
+    for lookahead in (256, 4096):
         monkeypatch.setattr(world_module, "planning_lookahead", lambda hosts, n=lookahead: n)
         world = world_module.World(scenario)
         world.run()

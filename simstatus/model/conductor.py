@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from .conditions import Window
-from .heartbeats import liveness_breakpoints
+from .heartbeats import always_up, liveness_breakpoints
 from .loss import GilbertElliottChain, HiccupWindows
 from .streams import quantize
 
@@ -1379,7 +1379,10 @@ class ConductorHost:
         stamps = np.concatenate([[first_stamp], st])
         seg_start = np.concatenate([[now], e])
         seg_end = np.concatenate([e, [p.frontier]])
-        times, values = liveness_breakpoints(seg_start, seg_end, stamps - T, stamps + T)
+        lo, hi = stamps - T, stamps + T
+        if always_up(seg_start, seg_end, lo, hi):
+            return None
+        times, values = liveness_breakpoints(seg_start, seg_end, lo, hi)
         change = np.flatnonzero(values != values[0])
         if change.size:
             return float(times[change[0]]), bool(values[change[0]])

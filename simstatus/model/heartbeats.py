@@ -32,7 +32,7 @@ from .conditions import Window, in_windows
 from .loss import GilbertElliottChain, HiccupWindows
 from .streams import quantize
 
-__all__ = ["HeartbeatStream", "PLAN_BUDGET", "liveness_breakpoints", "planning_lookahead"]
+__all__ = ["HeartbeatStream", "PLAN_BUDGET", "always_up", "liveness_breakpoints", "planning_lookahead"]
 
 _WRITTEN, _LOST, _PARTITIONED, _STALLED, _SKEWED, _OUTAGE = range(6)
 _INF = float("inf")
@@ -68,6 +68,13 @@ def liveness_breakpoints(seg_start: np.ndarray, seg_end: np.ndarray, lo: np.ndar
     return times[mask], values[mask]
 
 
+def always_up(seg_start: np.ndarray, seg_end: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> bool:
+    """Whether every piece keeps the host up from its start to its end: then
+    :func:`liveness_breakpoints` would give only piece starts, all up.  A healthy host's window
+    is checked with three comparisons instead of building every breakpoint."""
+    return bool((lo <= seg_start).all() and (seg_start < hi).all() and (hi >= seg_end).all())
+
+
 #: bytes of planned reports and their draws the world allows itself, all hosts together
 PLAN_BUDGET = 512 * 2**20
 #: bytes a planned report holds (write, stamp, count, delay, loss flag, with numpy's overheads)
@@ -75,12 +82,12 @@ _PLAN_BYTES = 48
 
 
 def planning_lookahead(hosts: int) -> int:
-    """How far ahead a healthy host is planned: a power of two between 256 and 2,048 intervals,
+    """How far ahead a healthy host is planned: a power of two between 256 and 4,096 intervals,
     so that every host's plan fits :data:`PLAN_BUDGET`.  Farther means fewer look-agains (faster),
-    nearer means less memory: 1,000 hosts plan 2,048 intervals ahead, 10,000 hosts 1,024,
+    nearer means less memory: 1,000 hosts plan 4,096 intervals ahead, 10,000 hosts 1,024,
     100,000 hosts 256."""
     fits = PLAN_BUDGET / (max(int(hosts), 1) * _PLAN_BYTES)
-    return int(2 ** np.clip(np.floor(np.log2(max(fits, 1.0))), 8, 11))
+    return int(2 ** np.clip(np.floor(np.log2(max(fits, 1.0))), 8, 12))
 
 
 class HeartbeatStream:
@@ -287,11 +294,16 @@ class HeartbeatStream:
         self._pend_count, self._pend_w, self._pend_stamp = count[~due], w[~due], stamp[~due]
         count, w, stamp = count[due], w[due], stamp[due]
         if count.size:
-            order = np.lexsort((count, w))
-            count, w, stamp = count[order], w[order], stamp[order]
             floor = self._count[-1] if self._count.size else (self._base[2] if self._base else -1)
-            running = np.maximum.accumulate(np.concatenate([[floor], count]))[:-1]
-            newer = count > running  # Nova writes last_seen_up only for a newer report_count
+            # counts rise along the arrays (pending first, then the new ones), so when the writes
+            # rise too, the order is already by (write, count) and each count beats all before it
+            if count.size > 1 and not (w[1:] >= w[:-1]).all():
+                order = np.lexsort((count, w))
+                count, w, stamp = count[order], w[order], stamp[order]
+                running = np.maximum.accumulate(np.concatenate([[floor], count]))[:-1]
+                newer = count > running  # Nova writes last_seen_up only for a newer report_count
+            else:
+                newer = count > floor
             self._w = np.concatenate([self._w, w[newer]])
             self._stamp = np.concatenate([self._stamp, stamp[newer]])
             self._count = np.concatenate([self._count, count[newer]])
@@ -430,7 +442,8 @@ class HeartbeatStream:
         first_stamp = base[1] if base else created_at
         cur: bool | None = None
         i0 = 0  # first piece not yet searched; piece 0 is the base, piece m starts at _w[m-1]
-        step = max(self.CHUNK, self.LOOKAHEAD // 2) * self.report_interval  # few, large extensions
+        step = max(self.CHUNK, self.LOOKAHEAD // 2) * self.report_interval
+        ahead = now + self.LOOKAHEAD * self.report_interval  # the first extension goes this far at once
         while True:
             written = np.concatenate([[first_written], self._w[n:]])[i0:]
             stamps = np.concatenate([[first_stamp], self._stamp[n:]])[i0:]
@@ -446,14 +459,18 @@ class HeartbeatStream:
                     hi = np.minimum(hi, self._next_flush(written))
             else:
                 lo, hi = stamps - T, stamps + T
-            times, values = liveness_breakpoints(seg_start, seg_end, lo, hi)
-            if driver == "mc" and self.outages:
-                times, values = self._through_outages(times, values, float(seg_start[0]), self._planned_until)
-            if cur is None:
-                cur = bool(values[0])
-            change = np.flatnonzero(values != cur)
-            if change.size:
-                return float(times[change[0]]), bool(values[change[0]])
+            outages = driver == "mc" and bool(self.outages)
+            if not outages and cur is not False and always_up(seg_start, seg_end, lo, hi):
+                cur = True  # up throughout what is planned (the common case, checked cheaply)
+            else:
+                times, values = liveness_breakpoints(seg_start, seg_end, lo, hi)
+                if outages:
+                    times, values = self._through_outages(times, values, float(seg_start[0]), self._planned_until)
+                if cur is None:
+                    cur = bool(values[0])
+                change = np.flatnonzero(values != cur)
+                if change.size:
+                    return float(times[change[0]]), bool(values[change[0]])
             if self._planned_until >= self.horizon:
                 return None
             if self._planned_until - now >= self.LOOKAHEAD * self.report_interval:
@@ -462,7 +479,7 @@ class HeartbeatStream:
                 return self._planned_until, None
             # nothing changes in what is planned: the last piece goes on; plan further ahead
             i0 += seg_start.size - 1
-            self._extend(self._planned_until + step)
+            self._extend(max(self._planned_until + step, ahead))
             step *= 2
 
     def _next_flush(self, written: np.ndarray) -> np.ndarray:
