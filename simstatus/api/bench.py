@@ -10,7 +10,9 @@ The ratio says what serialising once buys; the milliseconds vary between machine
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import statistics
 import time
 from dataclasses import dataclass
 
@@ -40,18 +42,25 @@ class ApiBenchRow:
         return self.baseline_ms / self.simstatus_ms if self.simstatus_ms else float("inf")
 
 
-def _median_ms(client, path: str, headers: dict[str, str], requests: int) -> float:
-    async def measure() -> float:
-        times = []
-        await client.get(path, headers=headers)  # warm: caches, first-use imports
+def _median_ms_interleaved(targets: list[tuple[object, str]], headers: dict[str, str],
+                           requests: int) -> list[float]:
+    """Median milliseconds per request for each ``(app, path)``, the apps taking turns request by
+    request, so that a slow spell of the machine (or a collection) weighs on all of them alike."""
+    async def measure() -> list[float]:
+        clients = [(httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench"), path)
+                   for app, path in targets]
+        times: list[list[float]] = [[] for _ in targets]
+        for client, path in clients:
+            await client.get(path, headers=headers)  # warm: caches, first-use imports
+        gc.collect()
         for _ in range(requests):
-            started = time.perf_counter()
-            response = await client.get(path, headers=headers)
-            times.append(time.perf_counter() - started)
-            if response.status_code != 200:
-                raise RuntimeError(f"bench request answered {response.status_code}: {response.text[:200]}")
-        times.sort()
-        return 1000.0 * times[len(times) // 2]
+            for (client, path), spent in zip(clients, times):
+                started = time.perf_counter()
+                response = await client.get(path, headers=headers)
+                spent.append(time.perf_counter() - started)
+                if response.status_code != 200:
+                    raise RuntimeError(f"bench request answered {response.status_code}: {response.text[:200]}")
+        return [1000.0 * statistics.median(spent) for spent in times]
 
     return asyncio.run(measure())
 
@@ -97,11 +106,8 @@ def run_api_bench(servers: int = 1000, requests: int = 200) -> ApiBenchRow:
 
     path = "/v2.1/servers/detail?all_tenants=1"
     one = f"/v2.1/servers/{next(iter(world.cloud.servers.values())).id}"
-    timings = []
-    for app, route in ((ours, path), (baseline, path), (baseline, "/bytes/servers/detail"), (ours, one),
-                       (baseline, one)):
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench")
-        timings.append(_median_ms(client, route, headers, requests))
+    timings = _median_ms_interleaved([(ours, path), (baseline, path), (baseline, "/bytes/servers/detail"),
+                                      (ours, one), (baseline, one)], headers, requests)
     count = len(world.cloud.servers)
     encode = _median_call_ms(lambda: dumps(body), requests)
     encode_baseline = _median_call_ms(lambda: json.dumps(jsonable_encoder(body)), requests)
