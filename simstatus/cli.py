@@ -265,6 +265,23 @@ def format_summary(table: pd.DataFrame) -> str:
         return shown.to_string(na_rep="-")
 
 
+def format_failovers(result) -> str:
+    """Two lines for a run with ``[[ha]]`` pairs: what the faults cost the service, and the switchovers."""
+    from .failovers import failover_summary
+
+    f = failover_summary(result)
+
+    def sec(x: float) -> str:
+        return "-" if x != x else f"{x:.1f} s"
+
+    return (f"failover: crashes and partitions of an active server's host: {f['failover_faults']:.0f}; outage "
+            f"p50 {sec(f['failover_outage_p50_s'])}, p99 {sec(f['failover_outage_p99_s'])}; "
+            f"{f['failover_missed']:.0f} missed\n"
+            f"          {f['failover_switchovers']:.0f} switchovers, {f['failover_needless']:.0f} needless "
+            f"({f['failover_needless_per_pair_year']:.1f} per pair-year); service availability "
+            f"{f['service_availability']:.5f}, hosts {f['host_availability']:.5f}")
+
+
 #: ``simstatus run`` announces its estimate and shows progress from this many estimated seconds
 LONG_RUN_S = 10.0
 
@@ -300,6 +317,8 @@ def _run(args: argparse.Namespace) -> int:
           f"service_down_time {s.nova.service_down_time:g} s, report_interval {s.nova.report_interval:g} s "
           f"({result.meta['wall_time_s']:.2f} s wall)")
     print(format_summary(result.summary()))
+    if result.meta.get("ha"):
+        print(format_failovers(result))
     if args.out:
         path = result.save(args.out)
         print(f"saved {escape_control(str(path))}")

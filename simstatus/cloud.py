@@ -86,6 +86,7 @@ class Cloud:
     projects: list[str] = field(default_factory=list)
     actions: list[ActionRecord] = field(default_factory=list)
     _watchers: dict[str, list[Callable[[str], None]]] = field(default_factory=dict)
+    _writes: list[Callable[[ActionRecord], None]] = field(default_factory=list)
 
     @classmethod
     def build(
@@ -158,6 +159,11 @@ class Cloud:
         """Call ``callback(host)`` after every write to ``host``'s service."""
         self._watchers.setdefault(host, []).append(callback)
 
+    def subscribe(self, callback: Callable[[ActionRecord], None]) -> None:
+        """Call ``callback(record)`` after every write to any service (Nova's ``service.update``
+        notifications start here)."""
+        self._writes.append(callback)
+
     def update_service(
         self,
         host: str,
@@ -187,7 +193,10 @@ class Cloud:
         else:  # pragma: no cover - Literal guards callers
             raise ValueError(f"unknown service action {action!r}")
         service.flags_updated_at = now
-        self.actions.append(ActionRecord(now, host, actor, action, reason))
+        record = ActionRecord(now, host, actor, action, reason)
+        self.actions.append(record)
         for callback in self._watchers.get(host, ()):
             callback(host)
+        for write in self._writes:
+            write(record)
         return service

@@ -40,7 +40,8 @@ from .sweep import (SweepOutputError, SweepResult, confidence_interval, normalis
                     run_folder, sweep, validate_settings)
 from .textsafe import escape_control
 
-__all__ = ["Comparison", "compare", "parse_grid", "theory_for", "servers_per_project", "format_table", "METRICS"]
+__all__ = ["Comparison", "compare", "parse_grid", "theory_for", "servers_per_project", "format_table", "METRICS",
+           "FAILOVER_METRICS"]
 
 #: (run_summary key, column label with unit) of the compared figures, in table order.
 METRICS = [
@@ -48,6 +49,14 @@ METRICS = [
     ("detect_tenant_mean_s", "crash → tenant (s)"),
     ("false_unknown_per_up_host_day", "false UNKNOWN / host-day up"),
     ("stale_up_s_per_failure", "stale UP s / failure"),
+]
+#: The failover figures, beside the others when the scenario has [[ha]] pairs (no closed form here).
+FAILOVER_METRICS = [
+    ("failover_outage_p50_s", "outage p50 (s)"),
+    ("failover_outage_p99_s", "outage p99 (s)"),
+    ("failover_needless_per_pair_year", "needless / pair-year"),
+    ("failover_missed", "missed failovers"),
+    ("service_availability", "service availability"),
 ]
 _DAY = 86400.0
 _FIGURE_FORMATS = ("png", "svg")  # plotting.save_figure's default
@@ -364,6 +373,10 @@ def compare(
             for suffix in ("mean", "ci_low", "ci_high"):
                 entry[f"{key}_{suffix}"] = row.get(f"{key}_{suffix}", math.nan)
             entry[f"{key}_theory"] = predicted[key]
+        if base.ha:
+            for key, _ in FAILOVER_METRICS:
+                for suffix in ("mean", "ci_low", "ci_high"):
+                    entry[f"{key}_{suffix}"] = row.get(f"{key}_{suffix}", math.nan)
         rows.append(entry)
     table = pd.DataFrame(rows)
     baseline = _baseline(base, table, keys)
@@ -660,6 +673,16 @@ def format_table(comparison: Comparison) -> str:
     text = frame.to_string(index=False)
     lines = [text, "", "mean [95 % CI] over replications (t-interval, shown clipped at 0); theory: "
                        "simstatus.theory for the same setting"]
+    if f"{FAILOVER_METRICS[0][0]}_mean" in t:
+        failover: dict[str, list[str]] = {escape_control(k, limit=80): [escape_control(str(v), limit=80)
+                                                                        for v in t[k]] for k in comparison.keys}
+        for key, label in FAILOVER_METRICS:
+            digits = 4 if key == "service_availability" else 1
+            failover[label] = [_cell(m, lo, hi, digits) for m, lo, hi in
+                               zip(t[f"{key}_mean"], t[f"{key}_ci_low"], t[f"{key}_ci_high"])]
+        lines += ["", "failover ([[ha]] pairs; docs/failover.md): outage per crash or partition of an active "
+                      "server's host, needless switchovers, missed failovers; mean [95 % CI]",
+                  pd.DataFrame(failover).to_string(index=False)]
     d = comparison.differences
     if len(d) and comparison.keys:
         against = escape_control(", ".join(f"{k}={v}" for k, v in comparison.baseline.items()), limit=300)

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from .api.views import HostStatusVisibility, host_status_field
+from .failovers import failover_summary
 from .model.faults import REAL_FAULTS
 from .records import typed
 from .status import HostStatus
@@ -598,7 +599,8 @@ def run_summary(result) -> dict[str, float]:
     (λ_M × 86400: per day of up-time, what theory predicts); the :func:`detector_qos` numbers (``lambda_m_per_s``, ``t_m_s``,
     ``t_mr_s``, ``p_a``, ``t_d_mean_s`` over all failures, ``mistakes``); ``stale_up_s_per_failure``
     (mean ``tenant_stale_s`` over failure × project rows) and ``stale_api_s_per_failure`` (mean
-    ``api_stale_s`` per failure) from :func:`stale_exposure`; ``failures``; ``host_days``.
+    ``api_stale_s`` per failure) from :func:`stale_exposure`; ``failures``; ``host_days``; and, when
+    the scenario has ``[[ha]]`` pairs, :func:`simstatus.failovers.failover_summary`'s keys.
     """
     s = result.scenario
     v = result.visibility
@@ -644,4 +646,5 @@ def run_summary(result) -> dict[str, float]:
         "stale_api_s_per_failure": float(np.mean(list(per_failure.values()))) if per_failure else np.nan,
         "failures": float(len(per_failure)),
         "host_days": float(host_days),
+        **failover_summary(result),  # with [[ha]] only
     }

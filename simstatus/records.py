@@ -20,6 +20,7 @@ __all__ = [
     "TransitionRecord",
     "ObservationRecord",
     "FalseUnknownRecord",
+    "FailoverRecord",
     "to_frame",
     "typed",
 ]
@@ -74,6 +75,22 @@ class FalseUnknownRecord(NamedTuple):
     cause: str  # loss | delay | stall | skew | memcached
 
 
+class FailoverRecord(NamedTuple):
+    """A failover manager switched a pair over; ground truth says whether it had to."""
+
+    pair: int
+    project: str
+    host: str  # the active server's host when the manager decided
+    standby_host: str
+    via: str  # poll | notification
+    trigger: str  # the status that decided it
+    caused_at: float  # start of the crash, partition or maintenance window that made it needed (NaN: needless)
+    seen_at: float  # the first poll of the deciding run (the delivery, for a notification)
+    decided_at: float
+    switched_at: float  # the standby serves (may be after the run's end)
+    needed: bool
+
+
 _CATEGORIES: dict[str, Sequence[str]] = {
     "from_status": STATUS_VALUES,
     "to_status": STATUS_VALUES,
@@ -82,6 +99,8 @@ _CATEGORIES: dict[str, Sequence[str]] = {
     "actor": ("monitor", "operator", "client"),
     "action": ("force_down", "unforce_down", "disable", "enable"),
     "cause": ("loss", "delay", "stall", "skew", "memcached", "conductor"),
+    "via": ("poll", "notification"),
+    "trigger": STATUS_VALUES,
 }
 
 

@@ -19,7 +19,7 @@ from typing import Literal, NamedTuple
 from .servicegroup import ServiceGroup
 from .status import HostStatus
 
-__all__ = ["ServiceSnapshot", "Precedence", "instance_host_status", "instance_host_statuses"]
+__all__ = ["ServiceSnapshot", "Precedence", "flag_status", "instance_host_status", "instance_host_statuses"]
 
 Precedence = Literal["nova", "api-ref"]
 COMPUTE_BINARY = "nova-compute"
@@ -47,17 +47,29 @@ def instance_host_status(
     """The ``host_status`` of a server on ``host`` whose nova-compute row is ``service``."""
     if not host or service is None or service.binary != COMPUTE_BINARY:
         return HostStatus.NONE
+    flagged = flag_status(service.forced_down, service.disabled, precedence)
+    if flagged is not None:
+        return flagged
+    return HostStatus.UP if group.is_up(service, now) else HostStatus.UNKNOWN
+
+
+def flag_status(forced_down: bool, disabled: bool, precedence: Precedence = "nova") -> HostStatus | None:
+    """DOWN or MAINTENANCE if a flag of the service row decides ``host_status`` (None: liveness does).
+
+    What a ``service.update`` notification can tell its subscriber: it carries the flags, and
+    liveness is never pushed.
+    """
     if precedence == "api-ref":
-        if service.disabled:
+        if disabled:
             return HostStatus.MAINTENANCE
-        if service.forced_down:
+        if forced_down:
             return HostStatus.DOWN
     else:
-        if service.forced_down:
+        if forced_down:
             return HostStatus.DOWN
-        if service.disabled:
+        if disabled:
             return HostStatus.MAINTENANCE
-    return HostStatus.UP if group.is_up(service, now) else HostStatus.UNKNOWN
+    return None
 
 
 def instance_host_statuses(

@@ -65,6 +65,7 @@ __all__ = [
     "MAX_FILE_BYTES",
     "MAX_HOSTS",
     "MAX_NAME",
+    "MAX_PAIRS",
     "MAX_PROJECTS",
     "MAX_SERVERS",
     "MAX_STALL_CHECKS",
@@ -74,10 +75,12 @@ __all__ = [
     "FaultConfig",
     "FaultKind",
     "GilbertElliottLoss",
+    "HAConfig",
     "HeartbeatConfig",
     "HiccupsConfig",
     "MaintenanceConfig",
     "MonitorConfig",
+    "NotificationsConfig",
     "NovaConfig",
     "Scenario",
     "ScenarioError",
@@ -93,12 +96,14 @@ __all__ = [
 MAX_HOSTS = 100_000
 #: About what one machine simulates in reasonable time; see :attr:`Scenario.estimated_events` (a
 #: heartbeat report counts 1, a simulated tenant poll :data:`POLL_WEIGHT`).  100,000 hosts × 24 h of
-#: the default scenario (8.6·10^8 reports) took 4.5 min and 3.8 GB on a 2-core machine.
+#: the default scenario (8.6·10^8 reports) took 3.8 min and 3.74 GiB on a 2-core machine.
 MAX_EVENTS = 1e9
 #: A poll is an API call (about 30 µs); a planned heartbeat report costs well under a microsecond.
 POLL_WEIGHT = 10
 #: Servers (``hosts × servers_per_host``): each is an object with a UUID; 10^5 take about 0.3 GB.
 MAX_SERVERS = 1_000_000
+#: Active–standby pairs per ``[[ha]]`` entry (each pair is two servers and a failover manager).
+MAX_PAIRS = 10_000
 #: Tenant projects: more projects than servers leaves the rest empty, so a larger count only costs memory.
 MAX_PROJECTS = 100_000
 #: Expected fault occurrences per run (one per host a fault hits); 10^5 crashes take about a minute.
@@ -968,6 +973,70 @@ class TenantsConfig(_Model):
         return self
 
 
+class NotificationsConfig(_Model):
+    """Nova's ``service.update`` notifications on their way to subscribers (failover managers).
+
+    Nova emits one on every write of a service's ``forced_down``, ``disabled`` or
+    ``disabled_reason`` (``nova/objects/service.py``); a computed UNKNOWN writes nothing, so it is
+    never pushed.  Each subscriber gets each notification ``delay`` after the write, or never, with
+    probability ``loss`` (the message bus, an event alarm service such as Aodh, the tenant's
+    endpoint: simstatus does not model them one by one).
+    """
+
+    delay: Distribution = Field(default_factory=lambda: Distribution(dist="lognormal", median=0.2, p99=1.0))
+    loss: Annotated[float, _ranged(0, 1, hi_open=True)] = 0.0
+
+
+HAStatus = Literal["UNKNOWN", "DOWN", "MAINTENANCE"]
+
+
+class HAConfig(_Model):
+    """A project's active–standby server pairs and the failover manager that switches them over.
+
+    Each pair's two servers run on different hosts.  The manager watches the active server, by
+    polling its ``host_status`` with the project's own token (the scenario's policy and
+    ``microversion`` decide what it sees), by ``service.update`` notifications of its host, or
+    both; when it sees one of ``switch_on`` (``confirm`` polls in a row), it switches: after
+    ``switch_time`` the standby serves and the roles swap.
+    """
+
+    project: Text = "tenant-0"
+    pairs: Annotated[int, _ranged(1, MAX_PAIRS, integer=True, note="pairs per entry")] = 1
+    placement: Literal["anti-affinity", "spread"] = "anti-affinity"
+    watch: Literal["poll", "notifications", "both"] = "poll"
+    poll_interval: PositiveDuration = 5.0
+    microversion: Annotated[str, BeforeValidator(_microversion)] = "2.16"
+    switch_on: list[HAStatus] = Field(default_factory=lambda: ["DOWN"])
+    confirm: Annotated[int, _ranged(1, 100, integer=True, note="consecutive polls")] = 1
+    switch_time: Distribution = Field(default_factory=lambda: Distribution(dist="fixed", value=5.0))
+
+    @field_validator("switch_on", mode="after")
+    @classmethod
+    def _statuses(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError('empty list (allowed: one or more of "UNKNOWN", "DOWN", "MAINTENANCE")')
+        dup = [(i, k) for i, k in enumerate(v) if k in v[:i]]
+        if dup:
+            raise _Problems([((i,), f"{k!r} listed twice") for i, k in dup])
+        return v
+
+    @model_validator(mode="after")
+    def _confirm_needs_polls(self) -> HAConfig:
+        if self.watch == "notifications" and self.confirm != 1:
+            raise _Problems([(("confirm",), f"counts polls in a row, and watch = \"notifications\" does not "
+                                            f"poll (got confirm = {self.confirm}; allowed: 1, or watch = "
+                                            '"poll" or "both")')])
+        return self
+
+    @property
+    def polls(self) -> bool:
+        return self.watch in ("poll", "both")
+
+    @property
+    def subscribes(self) -> bool:
+        return self.watch in ("notifications", "both")
+
+
 def _name(value: Any) -> str:
     """A scenario name of 1 to :data:`MAX_NAME` characters."""
     text = _text(value)
@@ -1009,6 +1078,8 @@ class Scenario(_Model):
     monitor: MonitorConfig = Field(default_factory=MonitorConfig)
     maintenance: list[MaintenanceConfig] = Field(default_factory=list)
     tenants: TenantsConfig = Field(default_factory=TenantsConfig)
+    ha: list[HAConfig] = Field(default_factory=list)
+    notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
 
     @property
     def host_names(self) -> list[str]:
@@ -1032,6 +1103,8 @@ class Scenario(_Model):
             events += self.conductor.background_rate * duration  # each background job is queued
         if self.tenants.mode == "poll":
             events += POLL_WEIGHT * hosts * self.cloud.servers_per_host * duration / self.tenants.poll_interval
+            # failover managers poll through the API too (otherwise they are computed from the transitions)
+            events += POLL_WEIGHT * sum(h.pairs * duration / h.poll_interval for h in self.ha if h.polls)
         return events
 
     def expected_fault_arrivals(self, index: int) -> float:
@@ -1066,6 +1139,10 @@ class Scenario(_Model):
             problems.append((("cloud", "servers_per_host"), f"{servers:,} servers = cloud.hosts {c.hosts} × "
                              f"servers_per_host {c.servers_per_host} (allowed: at most {MAX_SERVERS} "
                              "servers per scenario)"))
+        elif servers + 2 * sum(h.pairs for h in self.ha) > MAX_SERVERS:
+            problems.append((("ha",), f"{servers:,} servers of cloud.servers_per_host and "
+                             f"{2 * sum(h.pairs for h in self.ha):,} in [[ha]] pairs (allowed: at most "
+                             f"{MAX_SERVERS} servers per scenario)"))
         reports = c.hosts * self.duration / self.nova.report_interval
         total, stalls, stall_key = 0.0, 0.0, ("faults",)
         # the windows every report is checked against: stalls for db, memcached outages for mc
@@ -1184,6 +1261,14 @@ class Scenario(_Model):
                 if entry.at is not None and entry.at >= self.duration:
                     problems.append(((section, i, "at"), f"{_fmt_num(entry.at)} s is not before the end "
                                      f"of the run (allowed: 0 <= at < duration = {_fmt_num(self.duration)} s)"))
+        projects = self.project_names
+        for i, entry in enumerate(self.ha):
+            if entry.project not in projects:
+                problems.append((("ha", i, "project"), f"unknown project {entry.project!r} (allowed: "
+                                 f"{projects[0]} … {projects[-1]}, from cloud.projects = {len(projects)})"))
+            if n < 2:
+                problems.append((("ha", i, "pairs"), "a pair's two servers run on different hosts, "
+                                 f"and the cloud has {n} (allowed: cloud.hosts >= 2)"))
         half = self.nova.report_interval / 2
         if self.heartbeat.jitter >= half:
             problems.append((("heartbeat", "jitter"), f"{_fmt_num(self.heartbeat.jitter)} s is too large "

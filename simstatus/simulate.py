@@ -1,6 +1,6 @@
 """``simulate(scenario) → Result``: run one scenario and keep its tables; run folders on disk.
 
-A :class:`Result` holds the effective scenario, six DataFrames (times in simulated seconds
+A :class:`Result` holds the effective scenario, seven DataFrames (times in simulated seconds
 since ``start``) and ``meta`` (versions, seed, wall time, counts).  :meth:`Result.save` writes
 a run folder — ``scenario.toml``, one Parquet file per table, ``meta.json`` and the marker of
 :mod:`simstatus.outdir` — under a temporary name and renames it into place, so a crash never
@@ -23,6 +23,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from . import metrics
+from .failovers import failover_table, pairs_meta
 from .model.world import World
 from .records import (ActionRecord, EventRecord, FalseUnknownRecord, ObservationRecord,
                       TransitionRecord, to_frame, typed)
@@ -33,7 +34,7 @@ from .textsafe import escape_control
 __all__ = ["Result", "simulate", "TABLES"]
 
 #: The tables of a result, in the order they are documented and saved.
-TABLES = ("events", "actions", "transitions", "observations", "visibility", "false_unknown")
+TABLES = ("events", "actions", "transitions", "observations", "visibility", "false_unknown", "failovers")
 #: The files of a run folder besides its marker (what :meth:`Result.save` writes).
 RUN_FILES = ("scenario.toml", *(f"{name}.parquet" for name in TABLES), "meta.json")
 _PACKAGES = ("simstatus", "simpy", "numpy", "pandas", "pyarrow", "pydantic")
@@ -60,6 +61,7 @@ class Result:
     observations: pd.DataFrame
     visibility: pd.DataFrame
     false_unknown: pd.DataFrame
+    failovers: pd.DataFrame = field(default_factory=lambda: failover_table([]))
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -81,7 +83,7 @@ class Result:
 
     def __repr__(self) -> str:
         """One line for a terminal: the scenario and how many rows each table has (not a dataclass dump
-        of six DataFrames)."""
+        of seven DataFrames)."""
         counts = ", ".join(f"{len(getattr(self, name))} {name}" for name in TABLES)
         return f"<Result {self._headline()}; {counts}>"
 
@@ -142,7 +144,9 @@ class Result:
         folder = Path(directory)
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
         scenario = load_scenario(folder / "scenario.toml")
-        frames = {name: typed(pd.read_parquet(folder / f"{name}.parquet")) for name in TABLES}
+        # a run saved before [[ha]] existed has no failovers table: it had no pairs
+        frames = {name: typed(pd.read_parquet(folder / f"{name}.parquet")) for name in TABLES
+                  if name != "failovers" or (folder / f"{name}.parquet").exists()}
         return cls(scenario=scenario, meta=meta, **frames)
 
 
@@ -228,6 +232,7 @@ def simulate(scenario: Scenario | str | os.PathLike | Mapping[str, Any], *, prog
         observations=observations,
         visibility=metrics.visibility(events, transitions, observations, servers, world.tenant_visibility),
         false_unknown=to_frame(world.false_unknown, FalseUnknownRecord),
+        failovers=failover_table(world.failovers),
     )
     result.meta = {
         "name": s.name,
@@ -248,4 +253,6 @@ def simulate(scenario: Scenario | str | os.PathLike | Mapping[str, Any], *, prog
     }
     if world.planner is not None:
         result.meta["conductor"] = world.planner.stats()
+    if world.pairs:
+        result.meta["ha"] = {"pairs": pairs_meta(world.pairs)}
     return result

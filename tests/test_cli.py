@@ -128,7 +128,7 @@ def test_cli_run_out_writes_run_folder(tmp_path, capsys):
     names = sorted(p.name for p in target.iterdir())
     assert names == sorted([".simstatus-manifest.json", "scenario.toml", "meta.json", "events.parquet", "actions.parquet",
                             "transitions.parquet", "observations.parquet", "visibility.parquet",
-                            "false_unknown.parquet"])
+                            "false_unknown.parquet", "failovers.parquet"])
 
 
 def test_cli_run_out_existing_folder_exits_1_without_overwriting(tmp_path, capsys):

@@ -23,6 +23,7 @@ STATUS_COLUMNS = {
     "transitions": ["from_status", "to_status"],
     "observations": ["from_status", "to_status"],
     "visibility": ["status"],
+    "failovers": ["trigger"],
 }
 INSTANT_COLUMNS = {
     "events": ["at"],
@@ -31,9 +32,11 @@ INSTANT_COLUMNS = {
     "observations": ["at"],
     "visibility": ["caused_at", "visible_at", "observed_at"],
     "false_unknown": ["start_at", "end_at"],
+    "failovers": ["caused_at", "seen_at", "decided_at", "switched_at"],
 }
-#: doctor.toml with many lost reports too, so that every one of the six tables has rows.
-DOCTOR_LOSSY = {"heartbeat.loss": 0.2}
+#: doctor.toml with many lost reports too, and failover managers that switch on UNKNOWN, so that
+#: every one of the seven tables has rows.
+DOCTOR_LOSSY = {"heartbeat.loss": 0.2, "ha": [{"pairs": 3, "watch": "both", "switch_on": ["DOWN", "UNKNOWN"]}]}
 
 
 def _assert_tables_equal(a: Result, b: Result) -> None:
@@ -51,7 +54,7 @@ def doctor() -> Result:
 
 @pytest.mark.parametrize("path", [GRAY, DOCTOR], ids=lambda p: p.stem)
 def test_simulate_same_seed_gives_equal_tables(path):
-    """Two runs of one scenario and seed give equal tables, all six of them."""
+    """Two runs of one scenario and seed give equal tables, all seven of them."""
     a, b = simulate(path), simulate(path)
     assert len(a.events) and len(a.transitions) and len(a.observations) and len(a.visibility)
     _assert_tables_equal(a, b)

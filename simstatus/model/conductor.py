@@ -1367,6 +1367,20 @@ class ConductorHost:
 
     last_report = last_write
 
+    def report_count(self, now: float) -> int:
+        """Nova's ``report_count`` at ``now``: reports written since the run began."""
+        p = self.planner
+        p.plan_until(now)
+        h = self.h
+        for w in reversed(p.windows):
+            if w.t0 > now:
+                continue
+            lo, hi = w.w_bounds[h], w.w_bounds[h + 1]
+            n = int(np.searchsorted(w.w_end[lo:hi], now, side="right"))
+            if n:
+                return int(w.w_k[lo + n - 1]) + 1
+        return int(p.base_k[h]) + 1
+
     def next_liveness_change(self, now: float, service_down_time: float, driver: str = "db",
                              created_at: float = 0.0) -> tuple[float, bool] | None:
         """The next change of liveness after ``now`` within what the planner has solved, or None."""

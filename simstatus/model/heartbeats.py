@@ -422,6 +422,15 @@ class HeartbeatStream:
             return self._base[0], self._base[1]
         return None
 
+    def report_count(self, now: float) -> int:
+        """Nova's ``report_count`` at ``now``: reports written since the run began (a notification
+        carries it)."""
+        self._ensure(now)
+        n = int(np.searchsorted(self._w, now, side="right"))
+        if n:
+            return int(self._count[n - 1]) + 1
+        return self._base[2] + 1 if self._base else 0
+
     def next_liveness_change(
         self, now: float, service_down_time: float, driver: str, created_at: float = 0.0
     ) -> tuple[float, bool] | None:

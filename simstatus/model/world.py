@@ -19,10 +19,15 @@ from ..api.microversions import parse_version
 from ..api.policy import Policy, load_policy
 from ..api.views import host_status_field
 from ..cloud import Cloud
-from ..records import ActionRecord, EventRecord, FalseUnknownRecord, ObservationRecord, TransitionRecord
+from ..failovers import judge
+from ..notifications import pushed_status
+from ..records import (ActionRecord, EventRecord, FailoverRecord, FalseUnknownRecord, ObservationRecord,
+                       TransitionRecord)
 from ..servicegroup import ServiceGroup, ServiceGroupConfigWarning, effective_service_down_time
 from ..status import HostStatus
 from .conditions import Window
+from .failover import (FailoverManager, Pair, Switchover, _delivery, deliveries, place_pairs, spans_by_host,
+                       switchovers_from_schedule)
 from .faults import FaultInjector, select_hosts
 from .conductor import ConductorHost, ConductorPlanner, _Background, _DrawBank
 from .heartbeats import HeartbeatStream, planning_lookahead
@@ -64,6 +69,10 @@ class World:
         group = ServiceGroup(service_down_time=sdt, driver=s.nova.servicegroup_driver)
         self.cloud = Cloud.build(group, self.hosts, s.project_names, s.cloud.servers_per_host,
                                  precedence=s.nova.host_status_precedence, namespace=s.name)
+        # [[ha]] pairs: their servers come after the others, so that no other draw moves
+        self.pairs: list[Pair] = place_pairs(self.cloud, s.ha, self.hosts, s.seed, s.name) if s.ha else []
+        self.switchovers: list[Switchover] = []
+        self.failovers: list[FailoverRecord] = []
         self.policy = policy if policy is not None else load_policy(s.nova.policy)
         self.api = Backend(self.cloud, lambda: env.now, self.policy, epoch=s.start)
         self.events: list[EventRecord] = []
@@ -151,6 +160,30 @@ class World:
                 fetch = direct_fetch(self.api, version)
             TenantPoller(env, self.api, self.phases, t.poll_interval, self.observations, fetch,
                          self._first_seen, t.endpoint)
+        self._managers: dict[str, list[FailoverManager]] = {}  # host -> the managers of pairs on it
+        if self.pairs and t.mode == "poll":
+            for pair in self.pairs:
+                config = s.ha[pair.entry]
+                manager = FailoverManager(env, pair, config, direct_fetch(self.api, parse_version(config.microversion)),
+                                          self.switchovers)
+                if config.subscribes:
+                    for host in dict.fromkeys(pair.hosts):
+                        self._managers.setdefault(host, []).append(manager)
+            self.cloud.subscribe(self._notify_managers)
+
+    def _notify_managers(self, record: ActionRecord) -> None:
+        """A service write: its ``service.update`` sets out to each subscribed manager of a pair on
+        that host (delay and loss drawn now, from the pair's own stream)."""
+        managers = self._managers.get(record.host)
+        if not managers:
+            return
+        service = self.cloud.services[record.host]
+        status = pushed_status(service.forced_down, service.disabled, self.cloud.precedence)
+        n = self.scenario.notifications
+        for manager in managers:
+            delivery = _delivery(manager.pair, record.at, record.host, status, n.delay.sample, n.loss)
+            if delivery is not None:
+                manager.notify(delivery)
 
     def _build_conductor(self, phases, fraction: float, random_startup: bool) -> None:
         """The db driver's reports through ``[conductor]``: one planner for the cloud, a view per host."""
@@ -264,3 +297,23 @@ class World:
                 lambda server: self.tenant_visibility[server.project]))
         else:
             self.observations.sort(key=lambda r: (r.at, r.server))
+        if self.pairs:
+            self._failovers()
+
+    def _failovers(self) -> None:
+        """The managers' switchovers (computed now from the transitions and writes unless they ran
+        as processes), judged against the ground truth."""
+        s = self.scenario
+        if s.tenants.mode != "poll":
+            spans: dict[int, object] = {}
+            for pair in self.pairs:
+                config = s.ha[pair.entry]
+                if pair.entry not in spans:
+                    shown = tenant_visibility(self.policy, pair.project, config.microversion)
+                    spans[pair.entry] = spans_by_host(self.transitions, shown, frozenset(config.switch_on))
+                delivered = (deliveries(pair, self.cloud.actions, s.notifications.delay.sample, s.notifications.loss,
+                                        self.cloud.precedence) if config.subscribes else [])
+                self.switchovers.extend(switchovers_from_schedule(pair, config, spans[pair.entry], delivered,
+                                                                  float(s.duration)))
+        self.switchovers.sort(key=lambda x: (x.decided_at, x.pair))
+        self.failovers = judge(self.switchovers, self.events)
