@@ -271,3 +271,30 @@ def test_service_update_has_novas_envelope_and_payload():
     assert data["forced_down"] is True and data["disabled"] is False and data["topic"] == "compute"
     assert data["report_count"] >= 2 and data["last_seen_up"].startswith("2026-01-01T00:00:")
     assert message["timestamp"] == "2026-01-01 00:00:30.000000"
+
+
+# -- sweeps and comparisons -------------------------------------------------------------------------
+def test_run_summary_has_the_failover_numbers_only_with_pairs():
+    from simstatus.metrics import run_summary
+
+    plain = run_summary(simulate(_cloud(faults=CRASH)))
+    assert not any(k.startswith("failover_") for k in plain) and "service_availability" not in plain
+    with_pairs = run_summary(simulate(_cloud(faults=CRASH, ha=[{"pairs": 1, "placement": "spread",
+                                                               "switch_on": ["UNKNOWN"]}])))
+    assert with_pairs["failover_faults"] == 1.0 and with_pairs["failover_missed"] == 0.0
+    # the last report lands 0–10 s before the crash: UNKNOWN 50–60 s after it, then up to a poll
+    # (5 s) and the switch (5 s)
+    assert 50.0 + 5.0 < with_pairs["failover_outage_p50_s"] <= 60.0 + 5.0 + 5.0
+
+
+def test_compare_prints_the_failover_table_beside_the_visibility_one():
+    from simstatus.compare import compare, format_table
+
+    scenario = _cloud(faults=CRASH, ha=[{"pairs": 1, "placement": "spread", "switch_on": ["DOWN", "UNKNOWN"]}])
+    c = compare(scenario, {"nova.service_down_time": [30, 60]}, replications=2, jobs=1, progress=False)
+    text = format_table(c)
+    assert "failover ([[ha]] pairs" in text and "needless / pair-year" in text
+    p50 = c.table["failover_outage_p50_s_mean"].tolist()
+    assert p50[0] < p50[1]  # a shorter timeout, a shorter outage
+    plain = compare(_cloud(faults=CRASH), {"nova.service_down_time": [30]}, replications=1, jobs=1, progress=False)
+    assert "failover" not in format_table(plain)
