@@ -68,6 +68,7 @@ from typing import Any, Literal
 from .api.app import create_app
 from .api.compute import Backend
 from .api.control import ClockLimitError, ClockStopping, Controller, control_router
+from .api.notify import Notifications, notifications_router
 from .api.policy import Policy, PolicyError, load_policy, policy_layers
 from .model.streams import quantize
 from .model.world import World
@@ -476,6 +477,8 @@ class Served:
     asgi: Any
     #: Things the operator should know: Nova's sanity-rule warning, options serve mode changed.
     warnings: list[str] = field(default_factory=list)
+    #: Every ``service.update`` the cloud emits, for ``GET /simstatus/notifications``.
+    notifications: Notifications | None = None
     _server: Any = field(default=None, repr=False)
 
     async def serve(self, sock: socket.socket, *, ready: Callable[[], None] | None = None) -> None:
@@ -527,7 +530,7 @@ def create_served(scenario: str | os.PathLike[str] | Mapping[str, Any] | Scenari
                   policy_file: str | os.PathLike[str] | None = None,
                   clock: ClockMode = "manual", speed: float = 1.0,
                   time_source: Callable[[], float] = time.monotonic) -> Served:
-    """Build the World, its policy, clock, API and control routes.
+    """Build the World, its policy, clock, API, control routes and notification stream.
 
     :param scenario: a TOML path, a mapping, a :class:`~simstatus.scenario.Scenario`, or
         ``None`` for :func:`default_scenario_source`.
@@ -550,9 +553,12 @@ def create_served(scenario: str | os.PathLike[str] | Mapping[str, Any] | Scenari
     notes.extend(world.warnings)
     sim_clock = SimClock(world, clock, speed, time_source=time_source)
     controller = Controller(world, sim_clock, s.start)
-    app = create_app(world.api, sync=sim_clock.sync, extra_routers=[control_router(controller)])
+    # subscribed before any request or clock step: every write of the served cloud is streamed
+    notifications = Notifications(world.cloud, s.start, stopping=lambda: sim_clock.should_stop())
+    app = create_app(world.api, sync=sim_clock.sync, extra_routers=[
+        control_router(controller), notifications_router(notifications, sync=sim_clock.sync)])
     return Served(s, world, pol, sim_clock, world.api, controller, app,
-                  _ServeMiddleware(app, sim_clock), notes)
+                  _ServeMiddleware(app, sim_clock), notes, notifications)
 
 
 def open_socket(host: str = "127.0.0.1", port: int = 8774) -> socket.socket:

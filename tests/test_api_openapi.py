@@ -31,11 +31,12 @@ def test_openapi_export_is_deterministic_sorted_and_newline_terminated():
 
 
 def test_openapi_documents_the_public_routes_only():
-    """Versions, servers, os-services and the control routes are documented; the legacy copies are not."""
+    """Versions, servers, os-services, the control routes and the notification stream are documented;
+    the legacy copies are not."""
     doc = json.loads(rendered_export()["api/openapi.json"])
     assert sorted(doc["paths"]) == ["/", "/simstatus/clock", "/simstatus/clock/advance", "/simstatus/faults",
-                                    "/simstatus/faults/{fault_id}", "/v2.1", "/v2.1/os-services",
-                                    "/v2.1/os-services/{action}", "/v2.1/servers", "/v2.1/servers/detail",
+                                    "/simstatus/faults/{fault_id}", "/simstatus/notifications", "/v2.1",
+                                    "/v2.1/os-services", "/v2.1/os-services/{action}", "/v2.1/servers", "/v2.1/servers/detail",
                                     "/v2.1/servers/{server_id}"]
     show = doc["paths"]["/v2.1/servers/{server_id}"]["get"]
     assert {p["name"] for p in show["parameters"]} == {

@@ -32,7 +32,9 @@ SCENARIO = {"cloud": {"hosts": 3, "servers_per_host": 1, "projects": 2}}
 # fuzzing: `make test-fast` skips it (`make fuzz` runs it with many more examples)
 pytestmark = pytest.mark.slow
 
-schema = schemathesis.openapi.from_path(ROOT / "api" / "openapi.json")
+# the notification stream never ends by itself, so an in-process call would never return; its
+# answers are tested against a real server in test_serve_notifications.py
+schema = schemathesis.openapi.from_path(ROOT / "api" / "openapi.json").exclude(path="/simstatus/notifications")
 schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
                                 max_examples=EXAMPLES, deterministic=True)
 SETTINGS = hypothesis.settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
