@@ -13,6 +13,8 @@ caller, which keeps this module free of the model and easy to test.
 * :func:`latency_cdf`: empirical CDFs of detection latency per setting, theory dashed.
 * :func:`tradeoff`: detection latency against false-UNKNOWN rate, one point per setting.
 * :func:`stall_ramp`: fraction of hosts shown UNKNOWN against the length of a control-plane stall.
+* :func:`loss_runs`, :func:`host_loss`, :func:`silence_timeline`: what ``simstatus calibrate``
+  measured (lost reports per gap against the fitted models, loss per host, long silences and stalls).
 * :func:`save_figure`: PNG and SVG, each written to a temporary file and renamed into place.
 
 Colours come from the Okabe–Ito palette (Okabe & Ito 2008, "Color Universal Design"), which
@@ -48,6 +50,9 @@ __all__ = [
     "latency_cdf",
     "tradeoff",
     "stall_ramp",
+    "loss_runs",
+    "host_loss",
+    "silence_timeline",
     "save_figure",
 ]
 
@@ -679,6 +684,91 @@ def stall_ramp(sim: pd.DataFrame, theory: Callable[[np.ndarray], np.ndarray] | N
     ax.legend(handles, texts, loc="lower right", fontsize="small")
     if title:
         ax.set_title(title, pad=18 if guides else None)
+    return ax
+
+
+# --------------------------------------------------------------------------- calibration
+
+def loss_runs(observed: Mapping[int, int], predicted: Mapping[str, Mapping[int, float]] | None = None,
+              ax: Axes | None = None, *, title: str | None = None) -> Axes:
+    """Gaps between writes by how many reports were lost in them (0, 1, 2, …), against models.
+
+    :param observed: lost reports per gap → number of gaps (``simstatus calibrate``'s count).
+    :param predicted: model name → the same, as the model expects it (e.g. independent loss and a
+        two-state fit of the same mean); drawn as lines over the bars.  Log scale: bursts are rare.
+    """
+    ax = _new_axes(ax, (7.0, 4.0))
+    ks = sorted(observed)
+    bars = ax.bar(ks, [observed[k] for k in ks], color=SERIES_COLORS[0], alpha=0.8, label="observed", zorder=2)
+    for patch in bars:
+        patch.set_gid("loss:observed")
+    for i, (name, counts) in enumerate((predicted or {}).items()):
+        xs = [k for k in sorted(counts) if counts[k] >= 0.01]  # a log axis cannot show nothing
+        line, = ax.plot(xs, [counts[k] for k in xs], marker="o", linestyle="--", markersize=4,
+                        color=SERIES_COLORS[(i + 1) % len(SERIES_COLORS)], label=name, zorder=3)
+        line.set_gid(f"loss:model:{name}")
+    ax.set_yscale("log")
+    ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
+    ax.set_xlabel("reports lost between two writes")
+    ax.set_ylabel("gaps")
+    ax.grid(color="0.88", linewidth=0.6)
+    ax.set_axisbelow(True)
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def host_loss(per_host: pd.DataFrame, pooled: tuple[float, float, float] | None = None,
+              ax: Axes | None = None, *, title: str | None = None) -> Axes:
+    """Each host's share of lost reports (columns ``host``, ``loss``), the pooled estimate and its
+    95 % interval as a line and a band."""
+    ax = _new_axes(ax, (7.0, max(2.5, 0.18 * len(per_host) + 1.0)))
+    data = per_host.sort_values("host")
+    ys = np.arange(len(data))
+    bars = ax.barh(ys, data["loss"].to_numpy(dtype=float), color=SERIES_COLORS[0], alpha=0.8, zorder=2)
+    for patch in bars:
+        patch.set_gid("loss:hosts")
+    ax.set_yticks(ys, data["host"].astype(str).tolist(), fontsize="x-small")
+    ax.invert_yaxis()
+    if pooled is not None:
+        estimate, low, high = pooled
+        ax.axvspan(low, high, color="0.85", zorder=1, label="95 % interval")
+        ax.axvline(estimate, color="black", linewidth=1.2, zorder=3, label=f"all hosts: {estimate:.3g}")
+        ax.legend(fontsize="small", loc="lower right")
+    ax.set_xlabel("fraction of reports lost")
+    ax.grid(axis="x", color="0.88", linewidth=0.6)
+    ax.set_axisbelow(True)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def silence_timeline(silences: pd.DataFrame, stalls: Sequence[tuple[float, float]] = (),
+                     ax: Axes | None = None, *, title: str | None = None) -> Axes:
+    """Per host, the spans between two writes that were longer than usual (columns ``host``,
+    ``start``, ``end`` in seconds), with the stalls found (many hosts silent together) shaded."""
+    hosts = sorted(silences["host"].astype(str).unique().tolist()) if len(silences) else []
+    ax = _new_axes(ax, (8.0, max(2.5, 0.18 * len(hosts) + 1.2)))
+    end = float(silences["end"].max()) if len(silences) else 1.0
+    name, scale = _time_unit(end)
+    row = {h: i for i, h in enumerate(hosts)}
+    for i, (a, b) in enumerate(stalls):
+        span = ax.axvspan(a / scale, b / scale, color=STATUS_COLORS["UNKNOWN"], alpha=0.25, zorder=1,
+                          label="stall" if i == 0 else None)
+        span.set_gid(f"silence:stall:{i}")
+    for h, a, b in zip(silences["host"].astype(str), silences["start"].astype(float), silences["end"].astype(float)):
+        ax.plot([a / scale, b / scale], [row[h], row[h]], color=SERIES_COLORS[0], linewidth=3,
+                solid_capstyle="butt", zorder=2)
+    ax.set_yticks(range(len(hosts)), hosts, fontsize="x-small")
+    ax.invert_yaxis()
+    ax.set_xlabel(f"time since the first sample ({name})")
+    ax.grid(axis="x", color="0.88", linewidth=0.6)
+    ax.set_axisbelow(True)
+    if stalls:
+        ax.legend(fontsize="small", loc="upper right")
+    if title:
+        ax.set_title(title)
     return ax
 
 
