@@ -110,16 +110,41 @@ def _first_in(transitions: pd.DataFrame, host: str, since: float, until: float, 
     return float("nan")
 
 
+def _merged(spans: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Overlapping or touching spans joined, in order."""
+    out: list[list[float]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return [(a, b) for a, b in out]
+
+
+def _down_spans(pair: Mapping[str, Any], switches: pd.DataFrame, windows: Mapping[str, list], end: float
+                ) -> list[tuple[float, float]]:
+    """When the pair's service was down: its active host under a crash or partition, and every switch
+    (needed or not), merged.  A switch onto a standby whose host is down too leaves it down."""
+    spans = [(a, b) for a, b in zip(switches["decided_at"].tolist(), switches["switched_at"].tolist())]
+    for seg_from, seg_to, host in _active_segments(pair, switches, end):
+        for start, stop, kind, _ in windows.get(host, []):
+            if kind in SERVICE_FAULTS and start < seg_to and stop > seg_from:
+                spans.append((max(start, seg_from), min(stop, seg_to)))
+    return _merged(spans)
+
+
 def failover_outages(result) -> pd.DataFrame:
     """One row per crash, partition or maintenance window on a pair's active host, and the pair.
 
     ``exposed_at``: when the pair started to depend on the failed host (the fault's start, or the
     end of a switch onto an already failed host).  The outage runs from there to ``restored_at``:
-    the end of the switch the manager decided during the fault, else the fault's end (NaN if it
-    outlasted the run).  Its parts: ``detection_s`` (exposed → the API shows a status of
-    ``switch_on``), ``polling_s`` (→ the manager saw it: polling, policy or a notification's
-    delivery), ``decision_s`` (→ ``confirm`` polls agreed), ``switch_s`` (→ the standby serves).
-    Maintenance rows count only as needed or missed: the VMs still run, so no outage.
+    the end of the time without service that holds it (the pair's active host down, or switching),
+    which is the end of the switch the manager decided during the fault unless that switch landed on
+    a host that was down too, else the fault's end; NaN if the service was still down when the run
+    ended.  Its parts, from the first switch decided during the fault: ``detection_s`` (exposed → the
+    API shows a status of ``switch_on``), ``polling_s`` (→ the manager saw it: polling, policy or a
+    notification's delivery), ``decision_s`` (→ ``confirm`` polls agreed), ``switch_s`` (→ the
+    standby serves).  Maintenance rows count only as needed or missed: the VMs still run, so no outage.
     """
     pairs = result.meta.get("ha", {}).get("pairs", [])
     if not pairs:
@@ -132,6 +157,8 @@ def failover_outages(result) -> pd.DataFrame:
     for pair in pairs:
         statuses = frozenset(s.ha[pair["entry"]].switch_on)
         mine = failovers[failovers["pair"] == pair["pair"]].sort_values("decided_at")
+        down = _down_spans(pair, mine, windows, end)
+        down_from = [a for a, _ in down]
         met: set[tuple[str, str]] = set()
         for seg_from, seg_to, host in _active_segments(pair, mine, end):
             for start, stop, kind, fault in windows.get(host, []):
@@ -146,11 +173,16 @@ def failover_outages(result) -> pd.DataFrame:
                     f = hit.iloc[0]
                     seen, decided, switched, via = (float(f["seen_at"]), float(f["decided_at"]),
                                                     float(f["switched_at"]), str(f["via"]))
-                    restored = switched
                 else:
                     seen = decided = switched = float("nan")
-                    via, restored = None, ended
-                outage = restored - exposed if kind != "maintenance" else float("nan")
+                    via = None
+                if kind == "maintenance":
+                    restored, outage = (switched if len(hit) else ended), float("nan")
+                else:
+                    i = int(np.searchsorted(down_from, exposed, side="right")) - 1
+                    back = down[i][1] if i >= 0 and down[i][1] >= exposed else exposed
+                    restored = back if back < end else float("nan")
+                    outage = restored - exposed
                 rows.append((pair["pair"], pair["project"], host, kind, fault, start, ended, exposed, visible, seen,
                              decided, switched, restored, outage, visible - exposed, seen - visible, decided - seen,
                              switched - decided, via, not len(hit)))
@@ -182,12 +214,9 @@ def service_availability(result, outages: pd.DataFrame | None = None) -> pd.Data
     windows = _windows(result.events)
     rows = []
     for pair in pairs:
-        f = result.failovers[result.failovers["pair"] == pair["pair"]]
+        f = result.failovers[result.failovers["pair"] == pair["pair"]].sort_values("decided_at")
         o = outages[(outages["pair"] == pair["pair"])]
-        down = [(a, min(b, end) if b == b else end) for a, b, k in
-                zip(o["exposed_at"].tolist(), o["restored_at"].tolist(), o["kind"].tolist()) if k != "maintenance"]
-        down += [(a, min(b, end)) for a, b in zip(f["decided_at"].tolist(), f["switched_at"].tolist())]
-        down_s = _union_length(down)
+        down_s = _union_length([(a, min(b, end)) for a, b in _down_spans(pair, f, windows, end) if a < end])
         first = pair["hosts"][0]
         host_down = _union_length([(a, min(b, end)) for a, b, k, _ in windows.get(first, []) if k in SERVICE_FAULTS])
         rows.append((pair["pair"], pair["project"], "/".join(pair["hosts"]), len(f), int(f["needed"].sum()),

@@ -298,3 +298,16 @@ def test_compare_prints_the_failover_table_beside_the_visibility_one():
     assert p50[0] < p50[1]  # a shorter timeout, a shorter outage
     plain = compare(_cloud(faults=CRASH), {"nova.service_down_time": [30]}, replications=1, jobs=1, progress=False)
     assert "failover" not in format_table(plain)
+
+
+def test_a_switch_onto_a_standby_that_is_down_too_does_not_end_the_outage():
+    """Both hosts of the pair crash at 3600 s for 600 s: the manager flips between two dead hosts,
+    and the service is back only when a host is, 600 s later (plus what is left of a switch)."""
+    crash_both = [{"kind": "host_crash", "hosts": ["compute-000", "compute-001"], "at": "1h", "duration": "10m"}]
+    r = simulate(_cloud(faults=crash_both, ha=[{"pairs": 1, "placement": "spread", "switch_on": ["DOWN", "UNKNOWN"],
+                                                "switch_time": 3}]))
+    assert len(r.failovers) > 2  # flipping between the two dead hosts
+    o = failover_outages(r)
+    first = o[o["host"] == "compute-000"].iloc[0]
+    assert 600.0 <= first["outage_s"] <= 603.0
+    assert service_availability(r).iloc[0]["down_s"] >= 600.0

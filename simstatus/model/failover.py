@@ -158,6 +158,16 @@ class _Seen(NamedTuple):
     status: str
 
 
+class _Spans(list):
+    """A host's seen spans, with their starts and ends kept as lists for bisection (built once per
+    host, not once per decision: a lossy host has thousands)."""
+
+    def __init__(self, spans: Iterable[_Seen] = ()) -> None:
+        super().__init__(spans)
+        self.starts = [sp.start for sp in self]
+        self.ends = [sp.end for sp in self]
+
+
 def seen_spans(transitions: Iterable[TransitionRecord], visibility: HostStatusVisibility,
                statuses: frozenset[str]) -> list[_Seen]:
     """The spans of one host's transitions (in time order) in which its polls see a trigger status."""
@@ -173,7 +183,7 @@ def seen_spans(transitions: Iterable[TransitionRecord], visibility: HostStatusVi
             open_at, shown = t.at, now
     if open_at is not None:
         out.append(_Seen(open_at, _INF, shown))  # type: ignore[arg-type]
-    return out
+    return _Spans(out)
 
 
 class _Grid:
@@ -199,8 +209,10 @@ def poll_decision(spans: list[_Seen], grid: _Grid, confirm: int, start: float,
                   end: float) -> tuple[float, float, str] | None:
     """The first decision by polls at or after ``start`` (and before ``end``): ``(seen_at,
     decided_at, status)``, the run's first poll, its ``confirm``-th and what that one saw."""
-    starts = [s.start for s in spans]
-    i = bisect_left([s.end for s in spans], start)  # spans ending before start cannot be seen
+    if not isinstance(spans, _Spans):
+        spans = _Spans(spans)
+    starts, ends = spans.starts, spans.ends
+    i = bisect_left(ends, start)  # spans ending before start cannot be seen
     while i < len(spans):
         span = spans[i]
         k = max(grid.first_after(span.start, strict=True), grid.first_after(start, strict=False))
@@ -222,7 +234,7 @@ def poll_decision(spans: list[_Seen], grid: _Grid, confirm: int, start: float,
             count, status = count + 1, spans[j].status
         if count >= confirm:
             return first, p, status
-        i = bisect_left([s.end for s in spans], p)
+        i = bisect_left(ends, p)
     return None
 
 
