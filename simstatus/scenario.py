@@ -85,6 +85,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "TenantsConfig",
+    "apply_fragment",
     "apply_overrides",
     "load_scenario",
     "parse_duration",
@@ -1631,6 +1632,58 @@ def load_scenario(
         raise _scenario_error(exc, Scenario, label) from None
     except RecursionError:  # pragma: no cover - the depth checks above come first; last resort
         raise ScenarioError([f"{label or 'scenario'}: nested too deeply ({_DEPTH_HELP})"]) from None
+
+
+#: the fault kinds a fragment's ``faults`` list always replaces, listed there or not (what
+#: ``simstatus calibrate`` measures: an empty list there means "no stalls were seen")
+FRAGMENT_FAULT_KINDS = frozenset({"control_plane_stall"})
+
+
+def apply_fragment(
+    scenario: str | os.PathLike[str] | Mapping[str, Any] | Scenario,
+    fragment: str | os.PathLike[str] | Mapping[str, Any],
+) -> Scenario:
+    """The scenario with a fragment (e.g. what ``simstatus calibrate`` writes) laid over it.
+
+    A fragment is a partial scenario.  Its tables merge into the scenario's key by key
+    (``[heartbeat] delay = ...`` replaces the delay and keeps the jitter; a value that is itself
+    a table, such as a distribution or a loss model, is replaced whole).  Its ``faults`` list
+    replaces the scenario's entries of :data:`FRAGMENT_FAULT_KINDS` and of every kind it lists,
+    and keeps the others (a calibration measures stalls, not crashes); any other list replaces
+    the scenario's.  Top-level values (``seed``, ``duration``) replace the scenario's.
+
+    :raises ScenarioError: the fragment cannot be read, is not a table of scenario sections, or
+        the merged scenario does not validate (the fragment is named in the message).
+    """
+    label = os.fspath(fragment) if isinstance(fragment, (str, os.PathLike)) else "fragment"
+    if isinstance(fragment, (str, os.PathLike)):
+        data: Any = _read_toml(label)
+    elif isinstance(fragment, Mapping):
+        data = _plain(fragment)
+    else:
+        raise ScenarioError([f"fragment: expected a TOML file path or a mapping (got {type(fragment).__name__})"])
+    if _too_deep(data):
+        raise ScenarioError([f"{label}: tables and arrays nested more than {MAX_DEPTH} levels deep ({_DEPTH_HELP})"])
+    unknown = [k for k in data if k not in Scenario.model_fields]
+    if unknown or not data:
+        got = ", ".join(map(_show, unknown)) if unknown else "nothing"
+        raise ScenarioError([f"{label}: not a scenario fragment: expected scenario sections such as "
+                             f"[nova], [heartbeat], [conductor], [[faults]] (got {got})"])
+    base = load_scenario(scenario)
+    merged = _to_data(base)
+    for key, value in data.items():
+        if key == "faults" and isinstance(value, list):
+            kinds = set(FRAGMENT_FAULT_KINDS) | {f.get("kind") for f in value if isinstance(f, Mapping)}
+            kept = [f for f in merged.get("faults", []) if f.get("kind") not in kinds]
+            merged["faults"] = kept + _plain(value)
+        elif isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **_plain(value)}
+        else:
+            merged[key] = _plain(value)
+    try:
+        return Scenario.model_validate(merged)
+    except ValidationError as exc:
+        raise _scenario_error(exc, Scenario, f"{label} (laid over the scenario)") from None
 
 
 def _read_toml(path: str) -> dict[str, Any]:
