@@ -33,6 +33,7 @@ _EXPORTS = {
     "instance_host_status": "resolver",
     "instance_host_statuses": "resolver",
     "load_scenario": "scenario",
+    "recommend": "recommend",
     "simulate": "simulate",
     "sweep": "sweep",
 }
@@ -41,6 +42,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .compare import Comparison, compare
+    from .recommend import recommend
     from .resolver import ServiceSnapshot, instance_host_status, instance_host_statuses
     from .scenario import Scenario, ScenarioError, load_scenario
     from .servicegroup import ServiceGroup, effective_service_down_time
@@ -64,7 +66,7 @@ def __dir__() -> list[str]:
 
 
 class _Package(types.ModuleType):
-    """Keeps ``simstatus.simulate`` (``sweep``, ``compare``) the function, not the module.
+    """Keeps ``simstatus.simulate`` (``sweep``, ``compare``, ``recommend``) the function, not the module.
 
     Importing the submodule ``simstatus.simulate`` makes Python set the package attribute
     ``simulate`` to the module; an eager ``from .simulate import simulate`` used to rebind it.

@@ -4,7 +4,9 @@
 summary table; ``simstatus compare SCENARIO --set KEY=V1,V2,...`` sweeps settings and prints the
 comparison with confidence intervals and theory; ``simstatus bench`` times the model against a
 naive baseline; ``simstatus serve [SCENARIO]`` serves the compute API over a live simulation
-until interrupted.  Bad input (a
+until interrupted; ``simstatus calibrate`` samples a cloud's ``GET /os-services`` (or reads
+samples) and estimates its heartbeat settings; ``simstatus recommend SCENARIO --budget RATE`` finds
+the shortest ``service_down_time`` within a false-UNKNOWN budget.  Bad input (a
 scenario that does not validate, a bad ``--set``, a bad policy) prints one clear message and
 exits 2, never a traceback, and so does an ``--out`` that is a file, cannot be written or is a
 non-empty folder simstatus did not make (checked before simulating); a run folder that already
@@ -52,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
                      help="override a scenario key, e.g. --set nova.service_down_time=30 (repeatable)")
     _policy_options(run)
+    _fragment_option(run)
     compare = commands.add_parser(
         "compare", help="sweep settings; print detection latency and false alarms with CIs and theory",
         description="Run a scenario for every combination of the --set values (comma-separated), "
@@ -71,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--no-progress", dest="progress", action="store_false",
                          help="no progress bar on stderr")
     _policy_options(compare)
+    _fragment_option(compare)
     bench = commands.add_parser("bench", help="speed against a one-event-per-heartbeat baseline",
                                 description="Time simstatus against a naive SimPy model that ticks every "
                                             "heartbeat, in the same run; prints ratios.")
@@ -112,6 +116,8 @@ def _parser() -> argparse.ArgumentParser:
     _policy_options(serve)
     serve.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
                        help="override a scenario key, e.g. --set cloud.hosts=5 (repeatable)")
+    _calibrate_parser(commands)
+    _recommend_parser(commands)
     return parser
 
 
@@ -174,6 +180,103 @@ def _speed(text: str) -> float:
     if value > MAX_SPEED:
         raise argparse.ArgumentTypeError(f"{text!r}: at most {MAX_SPEED:.0f} simulated seconds per wall second")
     return value
+
+
+def _calibrate_parser(commands) -> None:
+    calibrate = commands.add_parser(
+        "calibrate", help="measure a cloud's heartbeats (GET /os-services samples) and fit the scenario settings",
+        description="Sample a live cloud's GET /os-services (admin; one request per --interval returns every "
+                    "service) into --out, or read samples from --from; estimate the heartbeat path and print "
+                    "the estimates and a scenario fragment (docs/calibration.md).")
+    calibrate.add_argument("--os-cloud", metavar="NAME", help="cloud in clouds.yaml, as for the openstack CLI "
+                                                             "(default: OS_CLOUD or the OS_* variables)")
+    calibrate.add_argument("--duration", type=_duration, default=3600.0,
+                           help="how long to sample, e.g. 30m, 1h, 1d (default: 1h)")
+    calibrate.add_argument("--interval", type=_duration, default=1.0,
+                           help="seconds between requests, e.g. 1s, 500ms (default: 1s)")
+    source = calibrate.add_mutually_exclusive_group()
+    source.add_argument("--out", metavar="FILE", help="sample a live cloud into this Parquet file (calling "
+                                                      "again with the same file resumes)")
+    source.add_argument("--from", dest="source", metavar="FILE",
+                        help="estimate from samples already taken: CSV or Parquet of API samples or of rows of "
+                             "Nova's services table")
+    calibrate.add_argument("--report", metavar="DIR", help="also write estimates.csv, calibration.toml and the "
+                                                           "figures into this folder")
+    calibrate.add_argument("--no-progress", dest="progress", action="store_false",
+                           help="no progress bar on stderr")
+
+
+def _duration(text: str) -> float:
+    """``calibrate --duration/--interval``: a duration as scenarios write them, above 0."""
+    from .scenario import parse_duration
+
+    try:
+        value = parse_duration(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be above 0")
+    return value
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from .calibrate import live
+    from .calibrate.samples import CalibrationError, read_samples
+
+    if args.source is None and args.out is None:
+        _error("calibrate needs --out FILE (sample a live cloud into it) or --from FILE (samples already taken)")
+        return EXIT_BAD_INPUT
+    if args.source is not None and args.os_cloud is not None:
+        _error("--os-cloud samples a live cloud (with --out); --from reads samples already taken: give one")
+        return EXIT_BAD_INPUT
+    if args.interval > args.duration:
+        _error(f"--interval ({args.interval:g} s) is longer than --duration ({args.duration:g} s)")
+        return EXIT_BAD_INPUT
+    if args.report:  # before sampling for an hour: a report that cannot be written would be lost
+        from .outdir import MARKER, OutputFolder, check_writable
+
+        check_writable(args.report)
+        report = Path(args.report)
+        if report.is_dir() and any(report.iterdir()) and not (report / MARKER).exists():
+            OutputFolder.claim(report)  # someone else's folder: raises, and changes nothing
+    try:
+        if args.out is not None:
+            live.check_out(Path(args.out), args.interval)  # a file that is not ours: before connecting
+            conn = live.connect(args.os_cloud)
+            rows = live.sample_services(conn, duration=args.duration, interval=args.interval, out=Path(args.out),
+                                        progress=args.progress)
+            print(f"simstatus: sampled {rows:,} rows into {escape_control(args.out)}" if rows else
+                  f"simstatus: {escape_control(args.out)} already holds {args.duration:g} s of samples",
+                  file=sys.stderr)
+        samples = read_samples(args.out if args.out is not None else args.source)
+        from .calibrate.estimate import estimate
+
+        calibration = estimate(samples)
+    except CalibrationError as err:
+        kept = args.out is not None and Path(args.out).is_file() and not isinstance(err, live.SamplingError)
+        _error(f"{err}; the samples are kept in {args.out}: the same command with a longer --duration samples "
+               "more" if kept else err)
+        return EXIT_BAD_INPUT
+    except live.SamplingInterrupted as stop:
+        where = (f"{stop.rows:,} rows sampled in this run are saved in {args.out}; run the same command to "
+                 "resume" if stop.path is not None else "nothing was sampled")
+        print(f"\nsimstatus: interrupted; {escape_control(where)}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:  # connecting or estimating: nothing half-written
+        print("\nsimstatus: interrupted", file=sys.stderr)
+        return 130
+    print(calibration.format())
+    print()
+    print(calibration.fragment_toml().rstrip("\n"))  # its header says how to use it
+    if args.report:
+        from .calibrate.report import write_report
+
+        print()
+        for path in write_report(calibration, args.report):
+            print(f"saved {escape_control(str(path))}")
+    else:
+        print("\n(to keep it: --report DIR writes it as DIR/calibration.toml, with the estimates and figures)")
+    return 0
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -290,7 +393,7 @@ def _run(args: argparse.Namespace) -> int:
     from .scenario import load_scenario
     from .simulate import simulate  # keep `simstatus --help` fast
 
-    scenario = load_scenario(args.scenario, args.overrides)
+    scenario = load_scenario(_with_fragments(args), args.overrides)
     rules = _policy_override(scenario, args)
     if rules is not None:  # recorded in the effective scenario, hence the run folder
         scenario = load_scenario(scenario, {"nova.policy": rules})
@@ -334,10 +437,11 @@ def _compare(args: argparse.Namespace) -> int:
         print("simstatus: error: compare needs at least one --set KEY=V1,V2,... to compare",
               file=sys.stderr)
         return EXIT_BAD_INPUT
-    policy = _policy_override(load_scenario(args.scenario), args)
+    base = _with_fragments(args)
+    policy = _policy_override(load_scenario(base), args)
     settings = args.settings + ([f"nova.policy={_toml_table(policy)}"] if policy is not None else [])
     try:
-        comparison = compare(args.scenario, settings, args.replications, jobs=args.jobs,
+        comparison = compare(base, settings, args.replications, jobs=args.jobs,
                              out=args.out, progress=args.progress)
     except (SweepError, OutputFolderError) as err:
         _error(err)
@@ -356,6 +460,73 @@ def _compare(args: argparse.Namespace) -> int:
               + (f"; their tracebacks are in {escape_control(args.out)}/runs/*.error.txt" if args.out else ""),
               file=sys.stderr)
         return 1
+    return 0
+
+
+def _fragment_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--with", dest="fragments", metavar="FILE", action="append", default=[],
+                         help="lay a scenario fragment over the scenario, e.g. what `simstatus calibrate` "
+                              "writes (repeatable, in order; before --set)")
+
+
+def _with_fragments(args: argparse.Namespace):
+    """The scenario path, or the Scenario with each ``--with`` fragment laid over it in order."""
+    if not args.fragments:
+        return args.scenario
+    from .scenario import apply_fragment
+
+    scenario = args.scenario
+    for fragment in args.fragments:
+        scenario = apply_fragment(scenario, fragment)
+    return scenario
+
+
+def _recommend_parser(commands) -> None:
+    recommend = commands.add_parser(
+        "recommend", help="the shortest service_down_time within a false-UNKNOWN budget, per report_interval",
+        description="For each report_interval, the smallest service_down_time whose false-UNKNOWN rate per host "
+                    "stays within --budget, the crash detection latency it gives (API and tenants, p50/p99), "
+                    "and a simulation confirming the rate (docs/recommend.md).")
+    recommend.add_argument("scenario", help="scenario TOML file (see docs/scenario.md)")
+    recommend.add_argument("--budget", required=True, metavar="RATE",
+                           help='false UNKNOWN allowed per host, e.g. "1/1000 host-years", "2e-6/host-day"')
+    recommend.add_argument("--calibration", metavar="FILE",
+                           help="scenario fragment laid over the scenario, e.g. what `simstatus calibrate` writes")
+    recommend.add_argument("--report-interval", dest="report_intervals", type=_positive_floats, default=None,
+                           metavar="S[,S...]", help="candidate report intervals in seconds (default: the scenario's)")
+    recommend.add_argument("--poll-interval", type=_positive_float, default=None, metavar="S",
+                           help="tenants' poll interval for the tenant latency (default: the scenario's)")
+    recommend.add_argument("--host-years", type=_non_negative_float, default=None, metavar="Y",
+                           help="simulated host-years per candidate for the confirmation (default: 1; 0: none)")
+    recommend.add_argument("--no-progress", dest="progress", action="store_false",
+                           help="no progress bar on stderr")
+
+
+def _positive_floats(text: str) -> list[float]:
+    return [_positive_float(v.strip()) for v in text.split(",")]
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a finite number >= 0")
+    return value
+
+
+def _recommend(args: argparse.Namespace) -> int:
+    from .recommend import RecommendError, format_recommendation, recommend
+
+    try:
+        table = recommend(args.scenario, args.budget, report_intervals=args.report_intervals,
+                          poll_interval=args.poll_interval, calibration=args.calibration,
+                          host_years=args.host_years, progress=args.progress)
+    except RecommendError as err:
+        _error(err)
+        return EXIT_BAD_INPUT
+    print(format_recommendation(table))
     return 0
 
 
@@ -416,6 +587,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _bench(args)
         if args.command == "serve":
             return _serve(args)
+        if args.command == "recommend":
+            return _recommend(args)
+        if args.command == "calibrate":
+            return _calibrate(args)
     except ScenarioError as err:
         _error(err)
         return EXIT_BAD_INPUT

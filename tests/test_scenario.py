@@ -420,9 +420,9 @@ def test_shipped_scenario_loads(path):
 
 
 def test_shipped_scenarios_present():
-    """The four documented scenarios are shipped, with their names."""
+    """The five documented scenarios are shipped, with their names."""
     names = {p.name: load_scenario(p).name for p in SHIPPED}
-    assert names == {"default.toml": "nova-defaults", "doctor.toml": "doctor",
+    assert names == {"default.toml": "nova-defaults", "doctor.toml": "doctor", "failover.toml": "failover",
                      "gray-failures.toml": "gray-failures", "masakari.toml": "masakari"}
 
 

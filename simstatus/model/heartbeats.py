@@ -188,6 +188,7 @@ class HeartbeatStream:
         self._pend_w = np.empty(0)
         self._pend_stamp = np.empty(0)
         self._next_k = 0  # first report count not yet generated
+        self._history: list[np.ndarray] = []  # writes folded in, kept only when record is on
 
     # -- draws ---------------------------------------------------------------------------
     def _draws(self, k_lo: int, k_hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -328,6 +329,8 @@ class HeartbeatStream:
         """
         self._ensure(now)
         n = int(np.searchsorted(self._w, now, side="left"))
+        if n and self.record:
+            self._history.append(self._w[:n].copy())
         if n:
             self._base = (float(self._w[n - 1]), float(self._stamp[n - 1]), int(self._count[n - 1]))
             # copies, not views: a view would keep the whole planned buffer alive
@@ -394,6 +397,22 @@ class HeartbeatStream:
         self._segments.append(_Segment(quantize(now + first_delay), self._next_k))
 
     # -- reads ------------------------------------------------------------------------------
+    #: keep every write folded in, for :meth:`writes` (studies such as :func:`simstatus.recommend`;
+    #: costs 8 bytes per write, so off in ordinary runs)
+    record = False
+
+    def writes(self, until: float) -> np.ndarray:
+        """Instants of every write before ``until`` since the run began, in order.
+
+        Only writes that updated ``last_seen_up`` (an overtaken report is not one); the warm start's
+        notional previous report is not a write.  ``record`` must have been on from the start; the
+        writes from the last fold up to ``until`` are folded in first, as any read does.
+        """
+        if not self.record:
+            raise RuntimeError("set stream.record = True before the run to keep its writes")
+        self._commit(until)
+        return np.concatenate(self._history) if self._history else np.empty(0)
+
     def last_report(self, now: float) -> tuple[float, float] | None:
         """``(written_at, stamp)`` of the newest report the servicegroup driver can read at ``now``.
 
