@@ -24,6 +24,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -344,11 +345,16 @@ def recommend(
     :param report_intervals: candidate Δ in seconds (default: the scenario's).
     :param poll_interval: the tenants' poll interval for the tenant latency (default: the scenario's).
     :param calibration: a scenario fragment laid over the scenario first
-        (:func:`simstatus.scenario.apply_fragment`), e.g. what ``simstatus calibrate`` writes.
+        (:func:`simstatus.scenario.apply_fragment`), e.g. what ``simstatus calibrate`` writes, or a
+        :class:`~simstatus.calibrate.estimate.Calibration`.  A Calibration, or a report's
+        ``calibration.toml`` with its ``estimates.csv`` beside it, also gives the range of T its
+        intervals allow.
     :param host_years: simulated host-time per candidate for the confirmation (default 1; 0 skips
         the simulation).
     :returns: one row per candidate: ``report_interval``, ``service_down_time`` (NaN if none up to
-        a day meets the budget), ``rate_per_host_year`` (theory, NaN where it does not hold),
+        a day meets the budget), ``service_down_time_low``/``_high`` (with a calibration that carries
+        intervals: the same search with its loss, burst and delay spread at the optimistic and the
+        pessimistic ends; NaN otherwise), ``rate_per_host_year`` (theory, NaN where it does not hold),
         ``budget_per_host_year``, ``margin`` (budget / rate), ``api_p50_s`` … ``tenant_p99_s``,
         ``sim_rate_per_host_year`` with ``sim_low``/``sim_high`` (95 %), ``confirmed`` (the
         interval's upper end within the budget), ``sim_host_years``, ``chosen_by`` and ``note``.
@@ -357,8 +363,9 @@ def recommend(
     """
     rate_budget = parse_budget(budget)
     s = load_scenario(scenario)
+    bounds = _calibration_bounds(s, calibration)
     if calibration is not None:
-        s = apply_fragment(s, calibration)
+        s = apply_fragment(s, calibration.fragment() if hasattr(calibration, "fragment") else calibration)
     deltas = _candidates(report_intervals, s.nova.report_interval)
     poll = float(s.tenants.poll_interval if poll_interval is None else poll_interval)
     if not math.isfinite(poll) or poll <= 0:
@@ -376,9 +383,14 @@ def recommend(
             est = _Estimator(s, delta, years, bar) if years > 0 else None
             lowest = math.floor(delta) + 1  # Nova runs a T <= Δ as 2.5 Δ: only T > Δ is what it says
             notes = []
+            T_range: tuple[float, float] = (math.nan, math.nan)
             if gap is None:
                 T = _smallest(lambda t: theory_rate(s, t, delta) <= rate_budget, lowest, MAX_SERVICE_DOWN_TIME)
                 chosen = "theory"
+                if bounds is not None:  # the same search at both ends of the calibration's intervals
+                    ends = [_smallest(lambda t, b=b: theory_rate(b, t, delta) <= rate_budget, lowest,
+                                      MAX_SERVICE_DOWN_TIME) for b in bounds]
+                    T_range = tuple(math.nan if e is None else float(e) for e in ends)  # type: ignore[assignment]
             else:
                 notes.append(f"theory n/a ({gap})")
                 if est is None:
@@ -389,7 +401,8 @@ def recommend(
                     chosen = "simulation"
             if dropped:
                 notes.append(f"{', '.join(dropped)} not modelled here")
-            row: dict[str, Any] = {"report_interval": delta, "service_down_time": float("nan") if T is None else T}
+            row: dict[str, Any] = {"report_interval": delta, "service_down_time": float("nan") if T is None else T,
+                                   "service_down_time_low": T_range[0], "service_down_time_high": T_range[1]}
             rate = theory_rate(s, T, delta) if gap is None and T is not None else math.nan
             row["rate_per_host_year"] = rate * HOST_YEAR
             row["budget_per_host_year"] = rate_budget * HOST_YEAR
@@ -420,6 +433,33 @@ def recommend(
     return pd.DataFrame(rows)
 
 
+def _calibration_bounds(s: Scenario, calibration) -> list[Scenario] | None:
+    """The scenario with the calibration at the optimistic and the pessimistic ends of its intervals:
+    from a :class:`~simstatus.calibrate.estimate.Calibration`, or from the ``estimates.csv`` beside a
+    report's ``calibration.toml``; None for a fragment without intervals."""
+    if calibration is None:
+        return None
+    from .calibrate.estimate import bounded_fragments
+
+    if hasattr(calibration, "bounds"):
+        fragments = calibration.bounds()
+    elif isinstance(calibration, (str, os.PathLike)):
+        estimates = Path(calibration).parent / "estimates.csv"
+        if not estimates.is_file():
+            return None
+        try:
+            table = pd.read_csv(estimates)
+            fragment = tomllib.loads(Path(calibration).read_text(encoding="utf-8"))
+        except (OSError, ValueError, tomllib.TOMLDecodeError):
+            return None  # apply_fragment reports a fragment it cannot read; a broken estimates.csv only loses the range
+        if not {"quantity", "low", "high"} <= set(table.columns):
+            return None
+        fragments = bounded_fragments(fragment, table)
+    else:
+        return None
+    return [apply_fragment(s, f) for f in fragments]
+
+
 def _shared(s: Scenario) -> bool:
     """Whether hosts share a cause of UNKNOWN (a stall, a hiccup, the conductor's queue)."""
     return (s.conductor is not None or s.heartbeat.hiccups is not None
@@ -448,7 +488,10 @@ def format_recommendation(table: pd.DataFrame) -> str:
 
     shown = pd.DataFrame({
         "report_interval": [num(x, 0 if float(x).is_integer() else 2) for x in table["report_interval"]],
-        "service_down_time": [num(x, 0) for x in table["service_down_time"]],
+        "service_down_time": [num(x, 0) + (f" [{num(lo, 0)}–{num(hi, 0)}]" if math.isfinite(lo) or math.isfinite(hi)
+                                           else "")
+                              for x, lo, hi in zip(table["service_down_time"], table["service_down_time_low"],
+                                                   table["service_down_time_high"])],
         "theory /host-yr": [rate(x) for x in table["rate_per_host_year"]],
         "budget /host-yr": [f"{x:.3g}" for x in table["budget_per_host_year"]],
         "margin": [num(x, 2) if not math.isinf(x) else "inf" for x in table["margin"]],
@@ -462,7 +505,8 @@ def format_recommendation(table: pd.DataFrame) -> str:
     lines = [shown.to_string(index=False), "",
              "service_down_time: the smallest whole T > report_interval within the budget; theory: simstatus.theory "
              "(loss and stalls); simulated: conditional Monte Carlo over the loss law on loss-free runs "
-             "(docs/recommend.md); confirmed: the interval's upper end is within the budget"]
+             "(docs/recommend.md); confirmed: the interval's upper end is within the budget; [low–high]: the same "
+             "search at the ends of a calibration's 95 % intervals (loss, burst, delay spread)"]
     for delta, by, note, years in zip(table["report_interval"], table["chosen_by"], table["note"],
                                       table["sim_host_years"]):
         extra = f"; {note}" if note else ""

@@ -40,7 +40,7 @@ import pandas as pd
 
 from .samples import CalibrationError, Samples
 
-__all__ = ["Calibration", "Stall", "estimate", "DEAD_GAP", "MIN_GAPS"]
+__all__ = ["Calibration", "Stall", "bounded_fragments", "estimate", "DEAD_GAP", "MIN_GAPS"]
 
 #: a host silent this many report intervals (outside a stall) is taken as down, not lossy
 DEAD_GAP = 30
@@ -184,6 +184,11 @@ class Calibration:
                               {"dist": "empirical", "values": durations}}]
         return out
 
+    def bounds(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The fragment at the optimistic and the pessimistic end of the estimates' intervals
+        (:func:`bounded_fragments`)."""
+        return bounded_fragments(self.fragment(), self.table())
+
     def fragment_toml(self) -> str:
         """The fragment as TOML, with a header saying where it came from and how to use it."""
         import tomli_w
@@ -195,6 +200,41 @@ class Calibration:
             head += (f"# The delay spread is below the {self.resolution:g} s timestamp resolution: the delay below is"
                      " its upper bound.\n")
         return head + tomli_w.dumps(self.fragment())
+
+
+def bounded_fragments(fragment: dict[str, Any], table: pd.DataFrame) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``fragment`` with its loss, mean burst and delay spread at the low ends of their 95 % intervals
+    (fewer false UNKNOWN: optimistic) and at the high ends (pessimistic), from a :meth:`Calibration.table`
+    (or the ``estimates.csv`` a report holds).  What a recommendation built on the estimates may vary by."""
+    import copy
+
+    rows = table.set_index("quantity")
+
+    def end(quantity: str, which: str, floor: float) -> float | None:
+        if quantity not in rows.index:
+            return None
+        value = float(rows.loc[quantity, which])
+        return max(value, floor) if math.isfinite(value) else None
+
+    out = []
+    for which in ("low", "high"):
+        f = copy.deepcopy(fragment)
+        hb = f.get("heartbeat", {})
+        p = end("loss", which, 0.0)
+        loss = hb.get("loss")
+        if isinstance(loss, dict):
+            b = end("mean_burst", which, 1.0)
+            if p is not None:
+                loss["mean_loss"] = round(min(max(p, 1e-9), 0.999999), 6)
+            if b is not None:
+                loss["mean_burst"] = round(b, 4)
+        elif loss is not None and p is not None:
+            hb["loss"] = round(min(p, 0.999999), 6)
+        spread = end("delay_spread", which, 1e-6)
+        if isinstance(hb.get("delay"), dict) and spread is not None:
+            hb["delay"]["mean"] = round(spread, 6)
+        out.append(f)
+    return out[0], out[1]
 
 
 # -- the estimates ----------------------------------------------------------------------------------
