@@ -338,3 +338,25 @@ def test_independent_hosts_are_simulated_a_hundred_at_a_time():
     s = {**CONSTANT, "cloud": {"hosts": 1000, "servers_per_host": 0}, "duration": "1h"}
     row = recommend(s, "1/1000 host-years", host_years=0.02).iloc[0]
     assert row["sim_host_years"] == pytest.approx(2 * 100 * 3600 / HOST_YEAR)  # ⌈0.02 y / 100 host-hours⌉ = 2 runs
+
+
+@pytest.mark.slow
+def test_a_t_the_simulation_does_not_confirm_is_raised_until_it_does():
+    """Bursty loss and hourly-ish 42 s stalls at Δ = 2 s: theory (stalls and bursts independent, no
+    overtaking) picks T = 90 s, but a burst just before a stall silences a host for T with less loss
+    than theory counts, so the conditional simulation's upper bound exceeds the budget there.  The
+    recommendation is the smallest T ≥ theory's that the simulation confirms, and says why."""
+    from simstatus.recommend import recommend, theory_rate
+    from simstatus.scenario import apply_fragment
+
+    s = apply_fragment("data/scenarios/default.toml", {
+        "heartbeat": {"loss": {"model": "gilbert-elliott", "mean_loss": 0.0187, "mean_burst": 2.877},
+                      "delay": {"dist": "exponential", "mean": 0.01}},
+        "faults": [{"kind": "control_plane_stall", "rate_per_day": 4, "duration": 42}]})
+    row = recommend(s, "1/1000 host-years", report_intervals=[2]).iloc[0]
+    budget = 1 / 1000 / (365.25 * 86400)
+    theory_T = next(t for t in range(3, 1000) if theory_rate(s, t, 2.0) <= budget)
+    assert theory_T == 90
+    assert row["service_down_time"] > theory_T and row["confirmed"] and row["chosen_by"] == "simulation"
+    assert row["sim_high"] <= row["budget_per_host_year"]
+    assert "theory's T = 90 s not confirmed" in row["note"]
