@@ -1349,8 +1349,8 @@ class ConductorHost:
             e, st = e[keep], st[keep]
         return e, st
 
-    def last_write(self, now: float) -> tuple[float, float] | None:
-        """``(written_at, stamp)`` of the newest write at or before ``now``."""
+    def _newest(self, now: float):
+        """The window and index of this host's newest write at or before ``now`` (None: the folded base)."""
         p = self.planner
         p.plan_until(now)
         h = self.h
@@ -1360,26 +1360,29 @@ class ConductorHost:
             lo, hi = w.w_bounds[h], w.w_bounds[h + 1]
             n = int(np.searchsorted(w.w_end[lo:hi], now, side="right"))
             if n:
-                return float(w.w_end[lo + n - 1]), float(w.w_stamp[lo + n - 1])
-        if np.isnan(p.base_end[h]):
+                return w, lo + n - 1
+        return None
+
+    def last_write(self, now: float) -> tuple[float, float] | None:
+        """``(written_at, stamp)`` of the newest write at or before ``now``."""
+        newest = self._newest(now)
+        if newest is not None:
+            w, i = newest
+            return float(w.w_end[i]), float(w.w_stamp[i])
+        p = self.planner
+        if np.isnan(p.base_end[self.h]):
             return None
-        return float(p.base_end[h]), float(p.base_stamp[h])
+        return float(p.base_end[self.h]), float(p.base_stamp[self.h])
 
     last_report = last_write
 
     def report_count(self, now: float) -> int:
         """Nova's ``report_count`` at ``now``: reports written since the run began."""
-        p = self.planner
-        p.plan_until(now)
-        h = self.h
-        for w in reversed(p.windows):
-            if w.t0 > now:
-                continue
-            lo, hi = w.w_bounds[h], w.w_bounds[h + 1]
-            n = int(np.searchsorted(w.w_end[lo:hi], now, side="right"))
-            if n:
-                return int(w.w_k[lo + n - 1]) + 1
-        return int(p.base_k[h]) + 1
+        newest = self._newest(now)
+        if newest is not None:
+            w, i = newest
+            return int(w.w_k[i]) + 1
+        return int(self.planner.base_k[self.h]) + 1
 
     def next_liveness_change(self, now: float, service_down_time: float, driver: str = "db",
                              created_at: float = 0.0) -> tuple[float, bool] | None:
