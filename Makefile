@@ -19,7 +19,7 @@ demo: $(STAMP)
 	# a fresh study each time (an existing one would be resumed, not re-run): remove only what
 	# simstatus wrote there (its manifest lists it); anything else in runs/demo stays
 	$(BIN)/python -m simstatus.outdir clear runs/demo
-	$(BIN)/simstatus compare data/scenarios/default.toml --set nova.service_down_time=15,30,60,120 \
+	$(BIN)/simstatus compare data/scenarios/nfv-study.toml --set nova.service_down_time=15,30,60,120 \
 		--replications 5 --out runs/demo
 
 test: $(STAMP)

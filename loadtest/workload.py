@@ -2,9 +2,10 @@
 
 ``make loadtest`` drives it with locust (``locustfile.py``: 64 users, fixed run time);
 ``tests/test_loadtest.py`` drives the same actors with a few httpx threads for a few seconds and
-checks correctness only.  The server is ``simstatus serve --clock manual`` over the default
-scenario without random faults or maintenance (:data:`SERVE_ARGS`), so every status a client sees
-is one the actors caused, and each answer can be checked against what must hold at its instant:
+checks correctness only.  The server is ``simstatus serve --clock manual`` over the built-in
+defaults (no faults, no maintenance) with the NFV policy, so that the owning tenants see
+``host_status`` (:data:`SERVE_ARGS`, :data:`POLICY`): every status a client sees is one the actors
+caused, and each answer can be checked against what must hold at its instant:
 
 * :class:`Reader`: ``GET /v2.1/servers/detail?all_tenants=1`` as admin and ``GET /v2.1/servers/{id}``
   as the owning tenant (2.16): every server of a host shows the same ``host_status`` in one
@@ -29,7 +30,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: ``simstatus serve`` arguments for the load test (after ``serve``).
-SERVE_ARGS = ["--clock", "manual", "--set", "faults=[]", "--set", "maintenance=[]"]
+#: the NFV policy: a server's owner sees its host_status (Nova's default shows it to admins only)
+POLICY = "os_compute_api:servers:show:host_status=rule:admin_or_owner"
+SERVE_ARGS = ["--clock", "manual", "--set", "faults=[]", "--set", "maintenance=[]", "--policy", POLICY]
 ADMIN = "admin:admin"
 V216 = {"OpenStack-API-Version": "compute 2.16"}
 V211 = {"OpenStack-API-Version": "compute 2.11"}

@@ -103,8 +103,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Serve Nova's compute API (2.1-2.16) and the /simstatus control routes over a live "
                     "simulation, until interrupted. One asyncio loop runs the server and the simulation.")
     serve.add_argument("scenario", nargs="?", default=None,
-                       help="scenario TOML file (default: data/scenarios/default.toml if it exists, "
-                            "else the built-in defaults)")
+                       help="scenario TOML file (default: the built-in defaults, Nova's settings and policy, "
+                            "20 hosts, no faults)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     serve.add_argument("--port", type=_port, default=8774, help="port, 0 for any free one (default: %(default)s)")
     serve.add_argument("--clock", choices=["realtime", "manual"], default="realtime",

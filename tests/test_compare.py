@@ -207,8 +207,8 @@ def test_theory_through_a_lightly_loaded_conductor_is_the_textbook_one():
     from simstatus.compare import theory_for
     from simstatus.scenario import load_scenario
 
-    plain, _ = theory_for(load_scenario("data/scenarios/default.toml"))
-    light, notes = theory_for(load_scenario("data/scenarios/default.toml", {"conductor.workers": 1}))
+    plain, _ = theory_for(load_scenario("data/scenarios/nfv-study.toml"))  # tenants see host_status
+    light, notes = theory_for(load_scenario("data/scenarios/nfv-study.toml", {"conductor.workers": 1}))
     assert light == plain and notes == []
 
 

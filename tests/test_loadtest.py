@@ -86,8 +86,8 @@ def test_advancer_expects_exactly_its_own_seconds():
 @pytest.mark.slow  # sixteen real clients over loopback
 def test_sixteen_clients_get_consistent_answers():
     """16 threads (1 advancer, 4 writers, 11 readers) for ~3 s: no error, no inconsistent answer."""
-    overrides = [arg for arg in workload.SERVE_ARGS if "=" in arg]
-    with SimulatedNova(str(ROOT / "data" / "scenarios" / "default.toml"), overrides=overrides) as nova:
+    overrides = [arg for arg in workload.SERVE_ARGS if "=" in arg and arg != workload.POLICY]
+    with SimulatedNova(overrides=overrides, policy=[workload.POLICY]) as nova:
         with httpx.Client(base_url=nova.url, timeout=30) as client:
             call = workload.detail_call()
             cloud = workload.Cloud.from_detail(client.get(call.path, headers=dict(call.headers)).json())
