@@ -62,13 +62,13 @@ from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, Literal
 
 from .api.app import create_app
 from .api.compute import Backend
 from .api.control import ClockLimitError, ClockStopping, Controller, control_router
 from .api.notify import Notifications, notifications_router
+from .api.page import PAGE_PATH, page_router
 from .api.policy import Policy, PolicyError, load_policy, policy_layers
 from .model.streams import quantize
 from .model.world import World
@@ -88,6 +88,7 @@ __all__ = [
     "SimClock",
     "create_served",
     "default_scenario_source",
+    "policy_banner",
     "last_instant",
     "open_socket",
     "serve_forever",
@@ -113,7 +114,6 @@ STEP_BUDGET = 0.05
 #: The fastest realtime clock (simulated seconds per wall second; 10⁶ is about 11.6 simulated
 #: days per wall second).
 MAX_SPEED = 1e6
-_DEFAULT_SCENARIO = Path("data") / "scenarios" / "default.toml"
 #: Seconds an idle keep-alive connection is kept open (uvicorn's ``timeout_keep_alive``).
 KEEP_ALIVE_TIMEOUT = 5.0
 #: The most characters of a request path (and query) the request log shows.
@@ -429,14 +429,28 @@ class RequestLogFormatter(logging.Formatter):
         return f"{self._stamp},{int(record.msecs):03d}"
 
 
-def default_scenario_source() -> str | dict:
-    """``data/scenarios/default.toml`` under the working directory or next to the package,
-    else ``{}`` (the built-in defaults: Nova's settings, 20 hosts, no faults)."""
-    for root in (Path.cwd(), Path(__file__).resolve().parents[1]):
-        path = root / _DEFAULT_SCENARIO
-        if path.is_file():
-            return str(path)
+def default_scenario_source() -> dict:
+    """The built-in defaults: Nova's settings and policy, 20 hosts, no faults of its own.
+
+    The same cloud :class:`simstatus.testing.SimulatedNova` serves without a scenario, whatever the
+    working directory: ``host_status`` is shown to admins only, as in Nova, until a scenario or
+    ``--policy`` says otherwise (``data/scenarios/nfv-study.toml`` shows it to the owners).
+    """
     return {}
+
+
+def policy_banner(policy: Policy) -> str:
+    """Who sees ``host_status`` under ``policy``, in a few words, for the start-up banner."""
+    from .api.policy import HOST_STATUS, HOST_STATUS_UNKNOWN_ONLY, NOVA_DEFAULTS
+
+    changed = {k: v for k, v in policy.rules().items() if NOVA_DEFAULTS.get(k) != v}
+    shown = policy.rules().get(HOST_STATUS, "")
+    unknown = policy.rules().get(HOST_STATUS_UNKNOWN_ONLY, "")
+    who = f"host_status: {shown}" + (f", UNKNOWN only: {unknown}" if HOST_STATUS_UNKNOWN_ONLY in changed else "")
+    if not changed:
+        return f"policy: Nova's defaults ({who}, i.e. admins only)"
+    names = ", ".join(sorted(changed))
+    return f"policy: Nova's defaults with {len(changed)} rule{'s' * (len(changed) > 1)} changed ({names}); {who}"
 
 
 def _policy(scenario: Scenario, policy: Policy | Mapping[str, str] | Sequence[str] | None,
@@ -530,7 +544,7 @@ def create_served(scenario: str | os.PathLike[str] | Mapping[str, Any] | Scenari
                   policy_file: str | os.PathLike[str] | None = None,
                   clock: ClockMode = "manual", speed: float = 1.0,
                   time_source: Callable[[], float] = time.monotonic) -> Served:
-    """Build the World, its policy, clock, API, control routes and notification stream.
+    """Build the World, its policy, clock, API, control routes, notification stream and live page.
 
     :param scenario: a TOML path, a mapping, a :class:`~simstatus.scenario.Scenario`, or
         ``None`` for :func:`default_scenario_source`.
@@ -556,7 +570,7 @@ def create_served(scenario: str | os.PathLike[str] | Mapping[str, Any] | Scenari
     # subscribed before any request or clock step: every write of the served cloud is streamed
     notifications = Notifications(world.cloud, s.start, stopping=lambda: sim_clock.should_stop())
     app = create_app(world.api, sync=sim_clock.sync, extra_routers=[
-        control_router(controller), notifications_router(notifications, sync=sim_clock.sync)])
+        control_router(controller), notifications_router(notifications, sync=sim_clock.sync), page_router()])
     return Served(s, world, pol, sim_clock, world.api, controller, app,
                   _ServeMiddleware(app, sim_clock), notes, notifications)
 
@@ -634,9 +648,13 @@ def serve_forever(scenario: str | None, *, overrides: Sequence[str] = (), host: 
         if on_ready is not None:
             on_ready()
         pace = f"realtime ×{served.clock.speed:g}" if clock == "realtime" else "manual"
-        announce(f"simstatus serve: {s.name}: {s.cloud.hosts} hosts, {len(served.world.cloud.servers)} "
-                 f"servers, {s.cloud.projects} projects; {pace} clock from {s.start.isoformat()}")
+        source = "built-in defaults" if scenario is None else f"{escape_control(str(scenario), limit=200)}"
+        announce(f"simstatus serve: {escape_control(s.name, limit=200)} ({source}): {s.cloud.hosts} hosts, "
+                 f"{len(served.world.cloud.servers)} servers, {s.cloud.projects} projects, {len(s.faults)} fault "
+                 f"entr{'y' if len(s.faults) == 1 else 'ies'}; {pace} clock from {s.start.isoformat()}")
+        announce(policy_banner(served.policy))
         announce(f"listening on {url}/v2.1 (compute API 2.1–2.16; admin token 'admin:admin', "
                  f"tenant token '<project>-user:<project>'; control routes under {url}/simstatus)")
+        announce(f"live page: {url}{PAGE_PATH} (in a browser; its buttons act with the token typed there)")
 
     asyncio.run(served.serve(sock, ready=ready))
