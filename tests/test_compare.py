@@ -85,6 +85,23 @@ def test_compare_writes_table_csv_and_figures(tmp_path):
     assert list(t["detect_api_mean_s_theory"]) == [pytest.approx(25.0), pytest.approx(85.0)]
     # common random numbers: the same crashes, detected exactly 60 s later with the longer timeout
     assert t["detect_api_mean_s_mean"].diff().iloc[1] == pytest.approx(60.0)
+    # each figure's mean and 95 % t-interval over the 3 replications, recomputed from the runs
+    # (t₀.₉₇₅ with 2 degrees of freedom = 4.302653), and the mean inside its interval
+    runs = c.sweep.runs[c.sweep.runs["status"] == "ok"]
+    checked = 0
+    for i in range(len(t)):
+        for key in ("detect_api_mean_s", "detect_tenant_mean_s", "false_unknown_per_up_host_day"):
+            x = runs.loc[runs["setting"] == i, key].dropna().to_numpy(dtype=float)
+            assert x.size == 3, (i, key)
+            half = 4.302653 * x.std(ddof=1) / math.sqrt(3)
+            mean, low, high = t[f"{key}_mean"].iloc[i], t[f"{key}_ci_low"].iloc[i], t[f"{key}_ci_high"].iloc[i]
+            assert mean == pytest.approx(x.mean(), rel=1e-9, abs=1e-12), (i, key)
+            # sweep's t table has 3 decimals (4.303): the half-widths agree to 1e-3 relative
+            assert (mean - low, high - mean) == (pytest.approx(half, rel=1e-3, abs=1e-9),
+                                                 pytest.approx(half, rel=1e-3, abs=1e-9)), (i, key)
+            assert low <= mean <= high, (i, key)
+            checked += half > 0
+    assert checked >= 2  # some intervals have width, so "inside" is not just low == mean == high
     # paired by replication against the scenario's own value (60 is not in the grid: the first row)
     d = c.differences
     assert list(d["nova.service_down_time"]) == [90] and c.baseline == {"nova.service_down_time": 30}

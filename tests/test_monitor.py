@@ -10,6 +10,9 @@ UP, else UNKNOWN).
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
+
 import simstatus
 
 from helpers import H0, H1, actions_of as _actions, fault as _fault, transitions_of as _transitions
@@ -155,3 +158,55 @@ def test_monitor_disabled_no_actions():
     r = simstatus.simulate(s)
     assert len(r.actions) == 0
     assert _transitions(r) == [(155.0, "UP", "UNKNOWN"), (305.0, "UNKNOWN", "UP")]
+
+
+# --- the detection delay's distribution ---------------------------------------------------------
+
+#: Kolmogorov's asymptotic critical value at the 0.1 % level: uniformity is rejected when
+#: D·√n > 1.95 (the fixed seed makes the check repeatable; a correct model fails it for 1 seed in 1,000).
+KS_CRIT_999 = 1.95
+
+
+def _ks_uniform(x, low: float, high: float) -> float:
+    """Kolmogorov–Smirnov distance between the sample ``x`` and Uniform(low, high): sup |F_n − F|."""
+    x = np.sort(np.asarray(x, dtype=float))
+    n = x.size
+    cdf = np.clip((x - low) / (high - low), 0.0, 1.0)
+    i = np.arange(1, n + 1)
+    return float(max((i / n - cdf).max(), (cdf - (i - 1) / n).max()))
+
+
+def test_ks_distance_by_hand():
+    """The statistic itself at hand values against Uniform(0, 1).
+
+    0.25, 0.5, 1.0: F_n steps 0 → ⅓ → ⅔ → 1 there; the widest gap is just below 1.0, F_n = ⅔
+    against F = 1: D = ⅓.  0.1, 0.3, …, 0.9: F_n is ⅕·i just after each point, 0.1 off F on both
+    sides of every step: D = 0.1.
+    """
+    assert _ks_uniform([1.0, 0.25, 0.5], 0.0, 1.0) == pytest.approx(1 / 3)
+    assert _ks_uniform([0.1, 0.3, 0.5, 0.7, 0.9], 0.0, 1.0) == pytest.approx(0.1)
+
+
+def test_monitor_detection_delays_follow_the_configured_uniform():
+    """400 hosts crash at 100 s; each force_down lands at 100 + d, d ~ Uniform(0.1, 1.0) (the default).
+
+    The 400 delays (and the 400 of the undos, timed from the crash's end at 150 s) pass a KS test
+    against Uniform(0.1, 1.0) at the 0.1 % level; a constant delay, even the right mean 0.55,
+    gives D ≈ 0.5, far beyond the critical 1.95/√400 = 0.0975.
+    """
+    n = 400
+    s = _scenario([{"kind": "host_crash", "hosts": "all", "at": 100, "duration": 50}], hosts=n, duration=200,
+                  action_latency=0)
+    del s["monitor"]["detection_delay"]  # the configured default, uniform(0.1, 1.0)
+    r = simstatus.simulate(s)
+    assert r.scenario.monitor.detection_delay.model_dump(exclude_none=True) == {
+        "dist": "uniform", "low": 0.1, "high": 1.0}
+    a = r.actions[r.actions["actor"] == "monitor"]
+    down = a.loc[a["action"] == "force_down", "at"].to_numpy() - 100.0
+    undo = a.loc[a["action"] == "unforce_down", "at"].to_numpy() - 150.0
+    assert down.size == n and undo.size == n
+    for delays in (down, undo):
+        assert (delays >= 0.1 - 1e-9).all() and (delays <= 1.0 + 1e-9).all()
+        assert _ks_uniform(delays, 0.1, 1.0) * np.sqrt(n) < KS_CRIT_999
+    # the draws are fresh per host and per undo, not one delay for all
+    assert np.unique(down).size > n // 2 and not np.array_equal(np.sort(down), np.sort(undo))

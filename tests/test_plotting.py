@@ -281,6 +281,21 @@ def test_tradeoff_one_point_per_setting_with_both_error_bars_and_labels():
     assert len(xerr_segments) == 6
     # the CI bound below zero is cut at zero: a rate is never negative
     assert min(float(seg[:, 0].min()) for seg in xerr_segments) == pytest.approx(0.0)
+    # where each point and bar is, by hand: x the mean rate, y the latency 12 + 57.6·i (linspace
+    # 12 → 300), x bars from the low bound (cut at 0) to the high one, y bars ±1 s
+    latency = [12.0, 69.6, 127.2, 184.8, 242.4, 300.0]
+    assert list(points.get_xdata()) == pytest.approx([12.0, 3.1, 0.4, 0.02, 0.0, 0.0])
+    assert list(points.get_ydata()) == pytest.approx(latency)
+    x_low, x_high = [10.0, 2.5, 0.2, 0.0, 0.0, 0.0], [14.0, 3.8, 0.6, 0.05, 0.0, 0.0]
+    for seg, lo, hi, y in zip(xerr_segments, x_low, x_high, latency):
+        assert seg.tolist() == [pytest.approx([lo, y]), pytest.approx([hi, y])]
+    yerr_segments = bars.lines[2][1].get_segments()
+    for seg, x, y in zip(yerr_segments, points.get_xdata(), latency):
+        assert seg.tolist() == [pytest.approx([x, y - 1.0]), pytest.approx([x, y + 1.0])]
+    # each label sits at its own point (setting 15 s at the first, 300 s at the last)
+    labels = {t.get_text(): t.xy for t in ax.texts}
+    for setting, x, y in zip(["15", "20", "30", "60", "120", "300"], points.get_xdata(), latency):
+        assert labels[setting] == (pytest.approx(x), pytest.approx(y))
     notes = sorted(t.get_text() for t in ax.texts)
     assert notes == sorted(["15", "20", "30", "60", "120", "300"])
     assert "(s)" in ax.get_ylabel() and "per host-day" in ax.get_xlabel()
@@ -351,6 +366,11 @@ def test_stall_ramp_points_theory_and_guides():
     points = [c for c in ax.containers if c.lines[0].get_gid() == "stall:simulated"][0]
     assert list(points.lines[0].get_xdata()) == sorted(_stall_frame()["stall_s"])
     assert points.has_yerr and len(points.lines[2][0].get_segments()) == 8
+    # by hand, in stall order 40 … 75: the ramp (S − 50)/10 clipped to [0, 1], bars ±0.05 clipped too
+    fraction = [0.0, 0.0, 0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    assert list(points.lines[0].get_ydata()) == pytest.approx(fraction)
+    for seg, x, f in zip(points.lines[2][0].get_segments(), [40.0, 50.0, 52.5, 55.0, 57.5, 60.0, 65.0, 75.0], fraction):
+        assert seg.tolist() == [pytest.approx([x, max(f - 0.05, 0.0)]), pytest.approx([x, min(f + 0.05, 1.0)])]
     theory = _by_gid(ax, "stall:theory")
     assert theory.get_linestyle() == "--"
     assert np.interp(55.0, theory.get_xdata(), theory.get_ydata()) == pytest.approx(0.5, abs=0.01)

@@ -7,6 +7,7 @@ import pickle
 import tomllib
 from datetime import datetime, timezone
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 import pytest
@@ -136,6 +137,31 @@ def test_distribution_lognormal_p99_equal_median_is_constant():
     d = Distribution(dist="lognormal", median=0.5, p99=0.5)
     assert d.sigma == 0.0 and d.upper_bound() == 0.5
     assert (d.sample(np.random.default_rng(1), 5) == 0.5).all()
+
+
+#: σ of DISTS["lognormal"] by hand: p99 = median·e^(σ·z₀.₉₉), so σ = ln(0.2/0.02)/z₀.₉₉
+#: = ln 10/2.32635 ≈ 0.98979 (z₀.₉₉ from the standard library's normal quantile, not from simstatus).
+_SIGMA = math.log(10.0) / NormalDist().inv_cdf(0.99)
+
+
+@pytest.mark.parametrize(("name", "mean", "second"), [
+    ("fixed", 0.05, 0.05**2),
+    ("uniform", (0.1 + 1.0) / 2, (0.1**2 + 0.1 * 1.0 + 1.0**2) / 3),  # ∫x²dx/(b − a) = (a² + ab + b²)/3
+    ("exponential", 1800.0, 2 * 1800.0**2),
+    ("lognormal", 0.02 * math.exp(_SIGMA**2 / 2), 0.02**2 * math.exp(2 * _SIGMA**2)),  # E[e^(kX)] = e^(kμ + k²σ²/2)
+    ("empirical", (1 + 2 + 2 + 7.5) / 4, (1 + 4 + 4 + 56.25) / 4),  # each listed value alike
+])
+def test_distribution_mean_value_and_second_moment_closed_forms(name, mean, second):
+    """The analytic moments against closed forms worked out here: lognormal median·e^(σ²/2) ≈ 0.032641."""
+    d = DISTS[name]
+    assert d.mean_value() == pytest.approx(mean, rel=1e-9)
+    assert d.second_moment() == pytest.approx(second, rel=1e-9)
+
+
+def test_lognormal_sigma_from_median_and_p99_by_hand():
+    """σ = ln(p99/median)/z₀.₉₉ = 2.302585/2.326348 = 0.98979; mean 0.02·e^0.48984 = 0.032641."""
+    assert DISTS["lognormal"].sigma == pytest.approx(0.98979, abs=1e-5)
+    assert DISTS["lognormal"].mean_value() == pytest.approx(0.032641, abs=1e-6)
 
 
 @pytest.mark.parametrize("name", DISTS)

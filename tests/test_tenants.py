@@ -12,6 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from simstatus.cloud import Server
+from simstatus.model.tenants import observations_from_schedule
+from simstatus.records import TransitionRecord
 from simstatus.simulate import Result, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,9 +126,78 @@ def test_tenants_modes_agree_when_a_poll_coincides_with_a_transition(monkeypatch
 
     # every server polls at 0, 5, 10, …: the disable at 10 s and its enable at 30 s fall on polls
     monkeypatch.setattr(world, "poll_phases", lambda servers, interval, rng, endpoint: {s.id: 0.0 for s in servers})
+    # tenants may see host_status (the default policy hides it, and two empty tables always agree)
     scenario = {"duration": "2m", "cloud": {"hosts": 1, "projects": 1, "servers_per_host": 1},
+                "nova": {"policy": {"os_compute_api:servers:show:host_status": "rule:admin_or_owner"}},
                 "maintenance": [{"hosts": ["compute-000"], "at": "10s", "duration": "20s"}]}
     schedule = simulate(scenario, tenants__mode="schedule")
     poll = simulate(scenario, tenants__mode="poll")
     assert schedule.transitions["at"].tolist() == [10.0, 30.0]
+    assert schedule.observations["at"].tolist() == [15.0, 35.0]
     pd.testing.assert_frame_equal(schedule.observations, poll.observations)
+
+
+# --- poll boundaries, by hand -------------------------------------------------------------------
+#
+# The rule (simstatus.theory A5): polls are phase + k·P; a poll at t sees the transitions strictly
+# before t.  Random phases never land on a transition, so these schedules put them there on purpose.
+
+_HOST = "compute-000"
+_SERVER = Server(id="s0", name="compute-000-vm0", project="tenant-0", user="tenant-0-user", host=_HOST)
+
+
+def _seen(transitions: list[tuple[float, str, str]], phase: float, *, interval: float = 5.0,
+          duration: float = 60.0) -> list[tuple[float, str | None, str | None]]:
+    """(at, from, to) of what one server's polls saw of hand-built transitions (schedule mode)."""
+    records = [TransitionRecord(at, _HOST, a, b) for at, a, b in transitions]
+    rows = observations_from_schedule([_SERVER], {_SERVER.id: phase}, interval, duration, records)
+    return [(r.at, r.from_status, r.to_status) for r in rows]
+
+
+def test_a_poll_at_a_transition_instant_sees_the_status_before_it():
+    """UNKNOWN from 10 s, polls at 0, 5, 10, 15: the poll at 10 still sees UP, the one at 15 sees UNKNOWN."""
+    assert _seen([(10.0, "UP", "UNKNOWN")], 0.0) == [(15.0, "UP", "UNKNOWN")]
+
+
+def test_a_transition_on_a_poll_is_seen_by_the_next_poll_not_skipped():
+    """UNKNOWN at 12, UP again at exactly 15 (a poll): the poll at 15 sees UNKNOWN, the one at 20 UP.
+
+    Counting the change at 15 as seen (``searchsorted`` side ``right``) would hide both; taking the
+    first poll at or after a transition (``ceil``) would lose the return to UP at 20.
+    """
+    assert _seen([(12.0, "UP", "UNKNOWN"), (15.0, "UNKNOWN", "UP")], 0.0) == [
+        (15.0, "UP", "UNKNOWN"), (20.0, "UNKNOWN", "UP")]
+
+
+@pytest.mark.parametrize(("at", "phase", "first"), [
+    (0.0, 0.0, 5.0),  # a change at 0 is not seen by the poll at 0
+    (1.0, 3.0, 3.0),  # a change before the first poll: the first poll (k = 0) sees it
+    (3.0, 3.0, 8.0),  # a change at the first poll: the second one (k = 1)
+    (7.5, 2.5, 12.5),  # on the grid of a non-zero phase: one interval later
+    (7.6, 2.5, 12.5),  # just after a poll: the next poll
+    (7.4, 2.5, 7.5),  # just before a poll: that poll
+])
+def test_the_first_poll_after_a_transition(at, phase, first):
+    """The first poll to show a change is the first poll strictly after it: phase + (⌊(at − phase)/P⌋ + 1)·P."""
+    assert _seen([(at, "UP", "DOWN")], phase) == [(first, "UP", "DOWN")]
+
+
+def test_a_poll_at_the_end_of_the_run_is_not_made():
+    """Polls run on [0, duration): the poll at exactly 60 s, which would see the change at 57, is not made."""
+    assert _seen([(57.0, "UP", "DOWN")], 0.0) == []
+    assert _seen([(57.0, "UP", "DOWN")], 0.0, duration=60.5) == [(60.0, "UP", "DOWN")]
+
+
+@pytest.mark.parametrize("mode", ["schedule", "poll"])
+def test_both_modes_see_a_disable_on_the_poll_grid_at_hand_times(monkeypatch, mode):
+    """Maintenance 10 → 15 s with polls at 0, 5, 10, …: MAINTENANCE seen at 15, UP again at 20, in either mode."""
+    import simstatus.model.world as world
+
+    monkeypatch.setattr(world, "poll_phases", lambda servers, interval, rng, endpoint: {s.id: 0.0 for s in servers})
+    scenario = {"duration": "1m", "cloud": {"hosts": 1, "projects": 1, "servers_per_host": 1},
+                "nova": {"policy": {"os_compute_api:servers:show:host_status": "rule:admin_or_owner"}},
+                "maintenance": [{"hosts": [_HOST], "at": "10s", "duration": "5s"}]}
+    result = simulate(scenario, tenants__mode=mode)
+    assert result.transitions["at"].tolist() == [10.0, 15.0]
+    seen = result.observations[["at", "from_status", "to_status"]].astype({"from_status": str, "to_status": str})
+    assert list(seen.itertuples(index=False, name=None)) == [(15.0, "UP", "MAINTENANCE"), (20.0, "MAINTENANCE", "UP")]
