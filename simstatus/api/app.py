@@ -204,10 +204,55 @@ _SERVICE_UPDATE_SCHEMA = {
                         "type": ["boolean", "string"]}}}
 
 
-def _responses(ok: str, *codes: int, links: dict[str, Any] | None = None) -> dict[int | str, dict[str, Any]]:
+def _query_param(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema or {"type": "string"},
+            "description": description}
+
+
+# Documentation only (the routes read the raw query, as Nova does): Nova's servers list parameters.
+_SERVERS_QUERY = [
+    _query_param("all_tenants", "Every project's servers: empty or a true string; policy `…:get_all_tenants`."),
+    _query_param("limit", "Page size, capped at 1000.", {"type": "integer", "minimum": 0}),
+    _query_param("marker", "Id of the last server of the previous page."),
+    _query_param("sort_key", "Default created_at."),
+    _query_param("sort_dir", "Default desc.", {"type": "string", "enum": ["asc", "desc"]}),
+    *(_query_param(name, "Filter (any user).") for name in
+      ("reservation_id", "name", "status", "image", "flavor", "ip", "changes-since")),
+    *(_query_param(name, "Filter (admin only; dropped silently for others).") for name in
+      ("host", "node", "tenant_id", "user_id", "uuid")),
+]
+_SERVICES_QUERY = [_query_param("host", "Exact-match filter; empty filters nothing."),
+                   _query_param("binary", "Exact-match filter; empty filters nothing.")]
+_LINKS = {"type": "array", "items": {"type": "object", "properties": {
+    "href": {"type": "string"}, "rel": {"type": "string"}}}}
+_SERVER = {"type": "object", "required": ["id", "links", "name", "status", "tenant_id"], "properties": {
+    "id": {"type": "string"}, "links": _LINKS, "name": {"type": "string"}, "status": {"type": "string"},
+    "tenant_id": {"type": "string"},
+    "host_status": {"type": "string", "enum": ["UP", "UNKNOWN", "DOWN", "MAINTENANCE", ""],
+                    "description": "2.16+, where policy allows; absent otherwise"}}}
+_SERVER_ENTRY = {"type": "object", "required": ["id", "links", "name"], "additionalProperties": False,
+                 "properties": {"id": {"type": "string"}, "links": _LINKS, "name": {"type": "string"}}}
+_SERVICE = {"type": "object", "required": ["binary", "host"], "properties": {
+    "id": {"type": "integer"}, "binary": {"type": "string"}, "host": {"type": "string"},
+    "disabled_reason": {"type": ["string", "null"]}, "state": {"type": "string", "enum": ["up", "down"]},
+    "status": {"type": "string", "enum": ["enabled", "disabled"]}, "updated_at": {"type": ["string", "null"]},
+    "zone": {"type": "string"}, "forced_down": {"type": "boolean", "description": "2.11+"}}}
+
+
+def _listing(key: str, item: dict[str, Any], *, paged: bool = False) -> dict[str, Any]:
+    """``{key: [item, ...]}``; a paged list also has ``<key>_links`` (the ``next`` link of a full page)."""
+    props: dict[str, Any] = {key: {"type": "array", "items": item}}
+    if paged:
+        props[f"{key}_links"] = _LINKS
+    return {"type": "object", "required": [key], "properties": props}
+
+
+def _responses(ok: str, *codes: int, links: dict[str, Any] | None = None,
+               schema: dict[str, Any] | None = None) -> dict[int | str, dict[str, Any]]:
     """The documented answers; ``links`` (OpenAPI links from the 200) let stateful clients and
     schemathesis follow one call with the next."""
-    out: dict[int | str, dict[str, Any]] = {200: {"description": ok, "content": {"application/json": {}}}}
+    out: dict[int | str, dict[str, Any]] = {200: {"description": ok, "content": {
+        "application/json": {"schema": schema} if schema else {}}}}
     if links:
         out[200]["links"] = links
     for code in codes:
@@ -252,22 +297,25 @@ def _compute_router(backend: Backend, sync: Callable[[], None] | None) -> APIRou
         name="servers_index", summary="List servers (id, links, name; never host_status)",
         description="Own project unless `all_tenants`; `limit`/`marker` paging with a `next` link on full "
                     "pages. See api/samples/servers/v2.16/servers-list-resp.json.",
-        openapi_extra={"parameters": _VERSION_PARAMS},
-        responses=_responses("servers", 400, 401, 403, 406, links=_SHOW_FIRST))
+        openapi_extra={"parameters": _VERSION_PARAMS + _SERVERS_QUERY},
+        responses=_responses("servers", 400, 401, 403, 406, links=_SHOW_FIRST,
+                             schema=_listing("servers", _SERVER_ENTRY, paged=True)))
     router.add_api_route(
         "/servers/detail", list_route(True), methods=["GET"], tags=["servers"], response_class=Response,
         name="servers_detail", summary="List servers with details; host_status from 2.16 where policy allows",
         description="Filters for everyone: reservation_id, name, status, image, flavor, ip, changes-since, "
                     "all_tenants; admins also host, node, project_id, user_id, uuid. Each host's status is "
                     "resolved once per request. See api/samples/servers/v2.16/servers-details-resp.json.",
-        openapi_extra={"parameters": _VERSION_PARAMS},
-        responses=_responses("servers", 400, 401, 403, 406, links=_SHOW_FIRST))
+        openapi_extra={"parameters": _VERSION_PARAMS + _SERVERS_QUERY},
+        responses=_responses("servers", 400, 401, 403, 406, links=_SHOW_FIRST,
+                             schema=_listing("servers", _SERVER, paged=True)))
 
     @router.get("/servers/{server_id}", tags=["servers"], response_class=Response,
                 summary="Show a server; host_status from 2.16 where policy allows",
                 description="See api/samples/servers/v2.16/server-get-resp.json.",
                 openapi_extra={"parameters": _VERSION_PARAMS},
-                responses=_responses("server", 400, 401, 403, 404, 406))
+                responses=_responses("server", 400, 401, 403, 404, 406, schema={
+                    "type": "object", "required": ["server"], "properties": {"server": _SERVER}}))
     async def server_show(request: Request, server_id: str) -> Response:
         base, project = _base_url(request), _url_project(request)
         return call(request, lambda ctx, v: compute.show_server(
@@ -278,7 +326,8 @@ def _compute_router(backend: Backend, sync: Callable[[], None] | None) -> APIRou
                 summary="List compute services (forced_down from 2.11); admin only",
                 description="Exact-match `host` and `binary` filters. "
                             "See api/samples/os-services/v2.11/services-list-get-resp.json.",
-                openapi_extra={"parameters": _VERSION_PARAMS}, responses=_responses("services", 400, 401, 403, 406))
+                openapi_extra={"parameters": _VERSION_PARAMS + _SERVICES_QUERY},
+                responses=_responses("services", 400, 401, 403, 406, schema=_listing("services", _SERVICE)))
     async def services_list(request: Request) -> Response:
         q = _query(request)
         return call(request, lambda ctx, v: compute.list_services(backend, ctx, v, q))
@@ -289,7 +338,8 @@ def _compute_router(backend: Backend, sync: Callable[[], None] | None) -> APIRou
                             "and the service (404). See api/samples/os-services/v2.11/service-*-put-*.json.",
                 openapi_extra={"parameters": _VERSION_PARAMS, "requestBody": {"required": True, "content": {
                     media: {"schema": _SERVICE_UPDATE_SCHEMA} for media in JSON_MEDIA_TYPES}}},
-                responses=_responses("service", 400, 401, 403, 404, 406, 408, 413))
+                responses=_responses("service", 400, 401, 403, 404, 406, 408, 413, schema={
+                    "type": "object", "required": ["service"], "properties": {"service": _SERVICE}}))
     async def services_update(request: Request, action: str) -> Response:
         raw = await request.body()
         parsed: dict[str, Any] = {}
