@@ -200,13 +200,19 @@ def test_tenant_latency_of_simulated_run_follows_the_trapezoid():
     assert abs(sample.mean() - theory.tenant_mean_detection_time(T, delta, P)) < 4 * se
 
 
-@pytest.mark.slow  # statistical
 def test_tenant_cdf_with_loss_has_the_lossy_mean_and_the_lossless_limit():
-    """With loss the tenant CDF integrates to E[T_D](p) + P/2; as p → 0 it is the trapezoid."""
-    t = np.linspace(0.0, 80.0, 40001)
+    """With loss the tenant CDF integrates to E[T_D](p) + P/2; as p → 0 it is the trapezoid.
+
+    Grids of ~800 points lose nothing against the 40,001 points this test once used (18 s, now
+    0.2 s): the means' errors are 0 and 7e-15 on both.  The 0.1 s grid puts every t − v exactly on
+    an edge of the 2,000 V cells, where the midpoint rule is exact (error 9e-13), so the limit is
+    checked on 803 points, whose t − v cross the kinks inside cells: 1.4e-8 there, 1.0e-8 on 40,001.
+    """
+    t = np.linspace(0.0, 80.0, 801)
     for p in (0.1, 0.5):
         mean = np.trapezoid(1 - theory.tenant_detection_cdf(t, 60, 10, 5, p), t)
         assert mean == pytest.approx(theory.mean_detection_time(60, 10, p) + 2.5, abs=1e-3)
+    t = np.linspace(0.0, 80.0, 803)
     lossless = theory.tenant_detection_cdf(t, 60, 10, 5)
     assert np.max(np.abs(theory.tenant_detection_cdf(t, 60, 10, 5, 1e-12) - lossless)) < 1e-4
 
