@@ -33,3 +33,29 @@ def actions_of(result, host: str = H0, *, reasons: bool = False) -> list[tuple]:
             row += (None if r.reason is None or r.reason != r.reason else r.reason,)
         rows.append(row)
     return rows
+
+
+_CLI_LOOP = r"""
+import contextlib, io, json, sys
+from simstatus.cli import main
+results = []
+for argv in json.loads(sys.argv[1]):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()) as printed:
+        code = main(argv)
+    results.append({"code": code, "stderr": err.getvalue(), "stdout": printed.getvalue()})
+print(json.dumps(results))
+"""
+
+
+def cli_in_one_process(argvs: list[list[str]], cwd=None, timeout: float = 120) -> list[dict]:
+    """``simstatus`` run once per argument list, all in one fresh interpreter (one start-up for
+    the lot): each result's exit ``code``, ``stderr`` and ``stdout``."""
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _CLI_LOOP, json.dumps(argvs)], capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)

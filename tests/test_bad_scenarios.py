@@ -9,30 +9,18 @@ subprocess for the lot), plus one real console-script run.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from helpers import cli_in_one_process
 from simstatus.scenario import ScenarioError, load_scenario
 
 CORPUS = Path(__file__).parent / "data" / "bad_scenarios"
 FILES = sorted(CORPUS.glob("*.toml"))
 
-_CLI_LOOP = r"""
-import contextlib, io, json, os, sys
-from simstatus.cli import main
-results = {}
-for path, out in json.loads(sys.argv[1]):
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()) as printed:
-        code = main(["run", path, "--out", out])
-    results[path] = {"code": code, "stderr": err.getvalue(), "stdout": printed.getvalue(),
-                     "out_exists": os.path.exists(out)}
-print(json.dumps(results))
-"""
 
 
 def _expected(path: Path) -> str:
@@ -62,12 +50,8 @@ def test_python_raises_scenario_error_with_the_exact_message(path):
 def cli_results(tmp_path_factory) -> dict[str, dict]:
     """``simstatus run FILE --out DIR`` for every file, all in one subprocess."""
     base = tmp_path_factory.mktemp("bad-cli")
-    pairs = [(str(p), str(base / p.stem)) for p in FILES]
-    done = subprocess.run([sys.executable, "-c", _CLI_LOOP, json.dumps(pairs)], capture_output=True,
-                          text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert "Traceback" not in done.stderr
-    return json.loads(done.stdout)
+    runs = cli_in_one_process([["run", str(p), "--out", str(base / p.stem)] for p in FILES])
+    return {str(p): {**run, "out_exists": (base / p.stem).exists()} for p, run in zip(FILES, runs)}
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)

@@ -7,14 +7,13 @@ at a time, to keep the suite fast), which proves no traceback escapes; the cheap
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from helpers import cli_in_one_process
 from simstatus.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,15 +32,11 @@ def _header(path: Path, field: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def bad_runs() -> dict[str, subprocess.CompletedProcess]:
-    """``simstatus run FILE`` for every bad file, one subprocess per file, one per CPU at a time."""
-
-    def run(path: Path) -> subprocess.CompletedProcess:
-        return subprocess.run([str(SCRIPT), "run", str(path)], cwd=ROOT, capture_output=True,
-                              text=True, timeout=120)
-
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        return dict(zip((p.name for p in BAD), pool.map(run, BAD)))
+def bad_runs() -> dict[str, dict]:
+    """``simstatus run FILE`` for every bad file, all in one interpreter (the installed console
+    script itself is run in tests/test_bad_scenarios.py)."""
+    runs = cli_in_one_process([["run", str(p)] for p in BAD], cwd=ROOT)
+    return dict(zip((p.name for p in BAD), runs))
 
 
 def test_bad_files_exist():
@@ -50,16 +45,15 @@ def test_bad_files_exist():
     assert SCRIPT.exists()
 
 
-@pytest.mark.slow  # one interpreter per file (~10 s); test_bad_scenarios.py checks the corpus in the fast tier
 @pytest.mark.parametrize("path", BAD, ids=lambda p: p.stem)
 def test_cli_run_bad_file_exits_2_with_message(path, bad_runs):
     """A scenario that does not validate: exit 2, message and key on stderr, no traceback, no stdout."""
     run = bad_runs[path.name]
-    assert run.returncode == 2, run.stderr
-    assert _header(path, "expect") in run.stderr
-    assert _header(path, "key") in run.stderr
-    assert "Traceback" not in run.stderr
-    assert run.stdout == ""
+    assert run["code"] == 2, run["stderr"]
+    assert _header(path, "expect") in run["stderr"]
+    assert _header(path, "key") in run["stderr"]
+    assert "Traceback" not in run["stderr"]
+    assert run["stdout"] == ""
 
 
 def test_cli_run_set_without_equals_exits_2(capsys):
