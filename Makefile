@@ -4,15 +4,17 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast lab bench fuzz loadtest clean
+.PHONY: demo test test-fast explore lab bench fuzz loadtest constraints clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(BIN)/python pyproject.toml
+# every install takes its versions from constraints.txt (the ones the studies were recorded with), so
+# a new machine prints the notebooks' numbers; a changed constraints.txt reinstalls
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	@echo "Installing simstatus and its test tools into $(VENV): once, a few minutes on a new machine"
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --progress-bar on -e '.[test]'
+	$(BIN)/python -m pip install --progress-bar on -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -30,12 +32,18 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" tests
 
+# hypothesis hunting for bugs: profile `explore` (tests/conftest.py), many more random examples and
+# the example database, where `make test` (profile `ci`) is derandomized and bounded
+explore: $(STAMP)
+	HYPOTHESIS_PROFILE=explore $(BIN)/python -m pytest -p no:cacheprovider tests/test_properties.py \
+		tests/test_resolver.py tests/test_servicegroup.py
+
 # JupyterLab on notebooks/ (the `notebook` extra, installed once into .venv)
 NOTEBOOK_STAMP := $(VENV)/.installed-notebook
 
 $(NOTEBOOK_STAMP): $(STAMP)
 	@echo "Installing JupyterLab (the notebook extra) into $(VENV): once, a minute or two"
-	$(BIN)/python -m pip install --progress-bar on -e '.[notebook]'
+	$(BIN)/python -m pip install --progress-bar on -c constraints.txt -e '.[notebook]'
 	touch $(NOTEBOOK_STAMP)
 
 lab: $(NOTEBOOK_STAMP)
@@ -56,11 +64,40 @@ LOAD_USERS ?= 64
 LOAD_TIME  ?= 30s
 
 $(LOAD_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[load]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[load]'
 	touch $(LOAD_STAMP)
 
 loadtest: $(LOAD_STAMP)
 	$(BIN)/python loadtest/run.py --users $(LOAD_USERS) --run-time $(LOAD_TIME)
+
+# mutation testing (mutmut, the `mutate` extra) of the core rooms, each against its own fast tests, in
+# copies under mutants/; prints each room's score and survivors (docs/testing.md). Not in CI: minutes
+# per room. One room or a few: make mutate ROOMS="resolver servicegroup"
+.PHONY: mutate
+MUTATE_STAMP := $(VENV)/.installed-mutate
+ROOMS ?=
+
+$(MUTATE_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[mutate]'
+	touch $(MUTATE_STAMP)
+
+mutate: $(MUTATE_STAMP)
+	$(BIN)/python mutate/run.py $(ROOMS)
+
+# refresh constraints.txt: the newest releases pyproject.toml's lower bounds allow, with every extra,
+# installed into a scratch venv (not .venv, which holds the old file's versions) and frozen; then run
+# `make test` and re-record any notebook whose pinned output moved
+constraints:
+	@# a scratch folder of its own (mktemp), removed at the end: nothing of the user's is touched
+	@tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/simstatus-constraints.XXXXXX") && \
+	$(PYTHON) -m venv "$$tmp/venv" && \
+	"$$tmp/venv/bin/python" -m pip install --quiet --upgrade pip && \
+	"$$tmp/venv/bin/python" -m pip install --quiet -e '.[test,calibrate,notebook,load,mutate]' && \
+	{ sed -n '/^# Made /q;/^#/p' constraints.txt; \
+	  echo "# Made $$(date +%F) with Python $$("$$tmp/venv/bin/python" -c 'import platform; print(platform.python_version())') on $$(uname -s) $$(uname -m) by \`make constraints\`: \`pip freeze"; \
+	  echo "# --exclude-editable\`, sorted, of a scratch venv with every extra at the newest versions allowed."; \
+	  "$$tmp/venv/bin/python" -m pip freeze --exclude-editable | LC_ALL=C sort -f -t= -k1,1; } > "$$tmp/constraints.txt" && \
+	mv "$$tmp/constraints.txt" constraints.txt; status=$$?; rm -rf "$$tmp"; exit $$status
 
 clean:
 	[ ! -x $(BIN)/python ] || $(BIN)/python -m simstatus.outdir clear runs/demo  # only what simstatus wrote

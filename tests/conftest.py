@@ -1,8 +1,11 @@
 """Shared pytest configuration: hypothesis profiles and the ``slow`` mark on notebooks.
 
-``ci`` (the default) is derandomized with a bounded number of examples, so the suite is
-repeatable and fits its time budget; ``HYPOTHESIS_PROFILE=explore`` tries many more, random
-examples when hunting for bugs.  A test's own ``@settings`` still overrides either.
+``ci`` (the default) is derandomized with a bounded number of examples and no example database,
+so the suite is repeatable and fits its time budget; ``HYPOTHESIS_PROFILE=explore`` (``make
+explore``) tries many more, random examples and keeps failing ones in ``.hypothesis/``, when hunting
+for bugs.  A test's own ``@settings`` inherits what it does not set from the profile loaded here
+(before any test module is imported); a test that sets ``max_examples`` asks for at least
+``settings.default.max_examples``, so ``explore`` raises it too.
 """
 
 from __future__ import annotations
@@ -12,11 +15,25 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
+#: the profiles HYPOTHESIS_PROFILE may name
+PROFILES = ("ci", "explore")
+
 settings.register_profile("ci", derandomize=True, max_examples=25, deadline=None, database=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("explore", max_examples=1000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Load ``$HYPOTHESIS_PROFILE`` (``ci`` when unset): a misspelt name is a usage error, not a traceback.
+
+    ``--hypothesis-profile`` on the command line still wins: hypothesis's own plugin loads it after this.
+    """
+    name = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+    if name not in PROFILES:
+        raise pytest.UsageError(f"HYPOTHESIS_PROFILE={name!r} is not one of this suite's profiles: "
+                                f"{', '.join(PROFILES)}")
+    settings.load_profile(name)
 
 
 @pytest.hookimpl(tryfirst=True)

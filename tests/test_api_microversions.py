@@ -8,11 +8,13 @@ headers; well-formed but out of [2.1, 2.16] → 406 ``computeFault`` echoing the
 
 from __future__ import annotations
 
+import microversion_parse
 import pytest
 from api_helpers import client, world  # noqa: F401 - shared fixtures
 from api_helpers import ADMIN, fault, servers_of, version_headers_of
 
-from simstatus.api.microversions import MAX_VERSION, MIN_VERSION, APIVersion, parse_version, request_version
+from simstatus.api.microversions import (MAX_VERSION, MIN_VERSION, APIVersion, VersionFault, parse_version,
+                                         request_version, version_headers)
 
 VARY = ["OpenStack-API-Version", "X-OpenStack-Nova-API-Version"]
 
@@ -137,3 +139,45 @@ def test_microversions_gate_locked_at_2_9(client, world):
     sid = servers_of(world)[0]
     assert "locked" not in client.get(f"/v2.1/servers/{sid}", version="2.8", token=ADMIN).json()["server"]
     assert client.get(f"/v2.1/servers/{sid}", version="2.9", token=ADMIN).json()["server"]["locked"] is False
+
+
+def test_microversions_range_bounds_are_inclusive():
+    """2.1 and 2.16 themselves are served: the range check is ``<=`` at both ends."""
+    assert parse_version("2.1") == MIN_VERSION
+    assert parse_version("2.16") == MAX_VERSION
+
+
+def test_microversions_length_limit_is_32_characters():
+    """A well-formed string of exactly 32 characters is still parsed (a 406 for 2.111…1); one
+    character more is the 400 for a malformed one, before any int is built."""
+    longest = "2." + "1" * 30
+    with pytest.raises(VersionFault) as out:
+        parse_version(longest)
+    assert (len(longest), out.value.code, out.value.version) == (32, 406, longest)
+    with pytest.raises(VersionFault) as bad:
+        parse_version(longest + "1")
+    assert (bad.value.code, bad.value.version) == (400, None)
+
+
+def test_microversions_parser_value_error_is_400_without_version(monkeypatch):
+    """microversion-parse documents ``ValueError`` for headers it cannot read: that is Nova's
+    400 with the library's text and no version to echo, not a 500."""
+    def refuse(headers, service_type, legacy_headers=None):
+        raise ValueError("cannot fold headers")
+
+    monkeypatch.setattr(microversion_parse, "get_version", refuse)
+    with pytest.raises(VersionFault) as bad:
+        request_version([("OpenStack-API-Version", "compute 2.5")])
+    assert bad.value.args == (400, "API Version String is of invalid format: cannot fold headers", None)
+    assert bad.value.body() == {"badRequest": {"code": 400, "message": bad.value.args[1]}}
+
+
+def test_microversions_version_headers_spelled_as_nova():
+    """The response headers as ``nova/api/openstack/wsgi.py`` spells them (the app lowercases the
+    names on the wire, but other callers get Nova's spelling)."""
+    assert version_headers(APIVersion(2, 5)) == [
+        ("OpenStack-API-Version", "compute 2.5"),
+        ("X-OpenStack-Nova-API-Version", "2.5"),
+        ("Vary", "OpenStack-API-Version"),
+        ("Vary", "X-OpenStack-Nova-API-Version"),
+    ]

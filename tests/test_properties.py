@@ -43,7 +43,8 @@ def reference_host_status(host, service, now, sdt, driver, precedence) -> str:
 _TIME = st.sampled_from([0.0, 10.0, 59.0, 60.0, 61.0, 120.0]) | st.floats(0, 300, allow_nan=False)
 
 
-@settings(max_examples=300)  # cheap; enough for every flag, driver and precedence combination
+# cheap; enough for every flag, driver and precedence combination (`make explore`: the profile's more)
+@settings(max_examples=max(300, settings.default.max_examples))
 @given(host=st.sampled_from(["", "compute-000"]), binary=st.sampled_from(["nova-compute", "nova-conductor"]),
        missing=st.booleans(), forced=st.booleans(), disabled=st.booleans(), created=_TIME,
        seen=st.none() | _TIME, key=st.none() | _TIME, now=_TIME, sdt=st.sampled_from([1.0, 25.0, 60.0]),
@@ -128,7 +129,7 @@ def _num(x) -> float:
     return math.nan if x is None else float(x)
 
 
-@settings(max_examples=30)
+@settings(max_examples=max(30, settings.default.max_examples))  # whole runs: `ci` bounds them
 @given(case=small_scenario())
 def test_any_small_scenario_runs_and_holds_the_invariants(case):
     scenario, sees = case

@@ -291,7 +291,7 @@ def _scenario(draw):
     return hosts, services
 
 
-@settings(max_examples=300)
+@settings(max_examples=max(300, settings.default.max_examples))  # explore: more
 @given(
     scenario=_scenario(),
     now=_time,
@@ -312,7 +312,7 @@ def test_instance_host_statuses_equals_per_instance(scenario, now, sdt, driver, 
     assert instance_host_statuses(hosts, lookup, now, group, precedence) == expected
 
 
-@settings(max_examples=300)
+@settings(max_examples=max(300, settings.default.max_examples))  # explore: more
 @given(
     scenario=_scenario(),
     now=_time,
@@ -326,3 +326,12 @@ def test_instance_host_statuses_looks_up_each_host_at_most_once(scenario, now, d
     instance_host_statuses(hosts, lookup, now, ServiceGroup(60.0, driver), precedence)
     assert set(lookup.calls) <= {h for h in hosts if h}
     assert all(n == 1 for n in lookup.calls.values())
+
+
+@pytest.mark.parametrize("precedence, expected", [("nova", HostStatus.DOWN), ("api-ref", HostStatus.MAINTENANCE)])
+def test_instance_host_statuses_uses_the_precedence_given(precedence, expected):
+    """The batch form resolves with the caller's precedence, as the single form does: a host both
+    forced down and disabled is DOWN by Nova's code and MAINTENANCE by the api-ref."""
+    lookup = CountingLookup({"h": _svc("h", forced_down=True, disabled=True)})
+    assert instance_host_statuses(["h", None, "h"], lookup, NOW, DEFAULT_GROUP, precedence) == [
+        expected, HostStatus.NONE, expected]

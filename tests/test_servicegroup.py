@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -266,3 +267,24 @@ def test_effective_service_down_time_matches_documented_rule(ri, sdt):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ServiceGroupConfigWarning)
         assert effective_service_down_time(ri, sdt) == expected
+
+
+@pytest.mark.parametrize("ri, sdt, shown", [
+    (10.0, 10.0, "<service_down_time: 10, report_interval: 10>. Setting service_down_time to: 25"),
+    (7.5, 5.5, "<service_down_time: 5.5, report_interval: 7.5>. Setting service_down_time to: 18"),
+])
+def test_effective_service_down_time_warning_shows_values_as_configured(ri, sdt, shown):
+    """Whole floats read as Nova's IntOpts print them (``10``, not ``10.0``); a fractional value,
+    which only the simulator allows, is shown as it is rather than truncated."""
+    with pytest.warns(ServiceGroupConfigWarning) as record:
+        effective_service_down_time(ri, sdt)
+    assert [str(w.message) for w in record] == [
+        f"Report interval must be less than service down time. Current config: {shown}"]
+
+
+def test_effective_service_down_time_warning_points_outside_servicegroup():
+    """The warning is attributed to a caller (``stacklevel``), not to the ``warnings.warn`` line,
+    so a user sees which configuration produced it."""
+    with pytest.warns(ServiceGroupConfigWarning) as record:
+        effective_service_down_time(10, 10)
+    assert Path(record[0].filename).name != "servicegroup.py"
