@@ -50,7 +50,7 @@ ROOMS: dict[str, Room] = {
     "policy": Room("simstatus/api/policy.py",
                    ("tests/test_api_policy.py", "tests/test_policy_checks.py", "tests/test_api_policy_matrix.py")),
     "heartbeats": Room("simstatus/model/heartbeats.py", ("tests/test_heartbeats.py",)),
-    "monitor": Room("simstatus/model/monitor.py", ("tests/test_monitor.py",)),
+    "monitor": Room("simstatus/model/monitor.py", ("tests/test_monitor.py", "tests/test_operators.py")),
     "tenants": Room("simstatus/model/tenants.py", ("tests/test_tenants.py",)),
     "metrics": Room("simstatus/metrics.py", ("tests/test_metrics.py",)),
     "theory": Room("simstatus/theory.py",

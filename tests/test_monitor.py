@@ -210,3 +210,15 @@ def test_monitor_detection_delays_follow_the_configured_uniform():
         assert _ks_uniform(delays, 0.1, 1.0) * np.sqrt(n) < KS_CRIT_999
     # the draws are fresh per host and per undo, not one delay for all
     assert np.unique(down).size > n // 2 and not np.array_equal(np.sort(down), np.sort(undo))
+
+
+def test_monitor_action_latency_is_drawn_from_its_distribution_each_time():
+    """A random action latency (uniform 0.1–0.3 s), drawn afresh for the write and for its undo from
+    the monitor's own stream: both land inside start/end + 0.5 + [0.1, 0.3], and not at the same
+    offset (a fixed latency, or one drawn without the monitor's generator, would not do that)."""
+    r = simstatus.simulate(_scenario([_fault("host_crash", 100, 200)],
+                                     action_latency={"dist": "uniform", "low": 0.1, "high": 0.3}))
+    (down_at, _, down), (up_at, _, up) = _actions(r)
+    assert (down, up) == ("force_down", "unforce_down")
+    assert 100.6 <= down_at <= 100.8 and 300.6 <= up_at <= 300.8
+    assert down_at - 100.0 != up_at - 300.0
