@@ -27,6 +27,7 @@ from simstatus.api.policy import (
     Policy,
     PolicyError,
     load_policy,
+    policy_layers,
 )
 
 ADMIN = admin_context()
@@ -241,3 +242,233 @@ def test_valid_rules_with_deny_tokens_are_accepted():
     policy = Policy({HOST_STATUS: "! or is_admin:True", OS_SERVICES: "not rule:admin_api"})
     assert (policy.check(HOST_STATUS, ADMIN), policy.check(OS_SERVICES, ADMIN),
             policy.check(OS_SERVICES, OWNER)) == (True, False, True)
+
+
+# --- mutation testing (docs/testing.md, room `policy`): each test below fails on a mutant that
+# the tests above let through.
+
+def test_policy_error_messages_name_their_source_exactly(tmp_path):
+    """The whole one-line message, not a fragment: which layer, which rule, what is wrong."""
+    missing = tmp_path / "missing.yaml"
+    cases = [
+        (lambda: Policy({HOST_STATUS: "not"}),
+         f"policy overrides: rule '{HOST_STATUS}': cannot parse check string 'not'"),
+        (lambda: load_policy(policy_file=missing), f"policy file {str(missing)!r}: no such file"),
+        (lambda: load_policy(overrides=["admin_api=rule:admin_or_owner", "admin_or_owner=rule:admin_api"]),
+         # rules are visited in Nova's default order: admin_or_owner is the first on the cycle
+         "policy: rules refer to each other in a cycle: admin_or_owner -> admin_api -> admin_or_owner"),
+    ]
+    for build, message in cases:
+        with pytest.raises(PolicyError) as info:
+            build()
+        assert str(info.value) == message
+
+
+def test_unreadable_policy_file_message_carries_the_decoder_error(tmp_path):
+    """A file that is not UTF-8 names the file and the codec's complaint on one line."""
+    path = tmp_path / "latin.yaml"
+    path.write_bytes(b"\xff\xfe")
+    with pytest.raises(PolicyError) as info:
+        load_policy(policy_file=path)
+    assert str(info.value) == (f"policy file {str(path)!r}: cannot read: 'utf-8' codec can't decode "
+                               "byte 0xff in position 0: invalid start byte")
+
+
+def test_invalid_yaml_message_carries_the_parser_error_on_one_line(tmp_path):
+    """The YAML parser's multi-line error is folded onto one line, words kept whole."""
+    path = tmp_path / "broken.yaml"
+    path.write_text("a: [b\n")
+    with pytest.raises(PolicyError) as info:
+        load_policy(policy_file=path)
+    assert str(info.value).startswith(
+        f"policy file {str(path)!r}: not valid YAML or JSON: while parsing a flow sequence in \"<unicode string>\", "
+        "line 1, column 4: a: [b ^ expected ',' or ']', but got '<stream end>'")
+
+
+@pytest.mark.parametrize("text", [
+    "[" * 100_000 + "]" * 100_000,          # YAML itself recurses too deep
+    "\t" + "[" * 100_000 + "]" * 100_000,  # YAML refuses the tab, the JSON fallback recurses
+])
+def test_deeply_nested_policy_file_message(tmp_path, text):
+    path = tmp_path / "deep.json"
+    path.write_text(text)
+    with pytest.raises(PolicyError) as info:
+        load_policy(policy_file=path)
+    assert str(info.value) == f"policy file {str(path)!r}: nested too deeply to read"
+
+
+def test_cli_overrides_accept_one_string_and_keep_later_equals_in_the_check():
+    """A lone ``RULE=CHECK`` string is one override (not its characters); only the first ``=`` splits."""
+    assert policy_layers(overrides=f"{HOST_STATUS}=rule:admin_or_owner") == {HOST_STATUS: "rule:admin_or_owner"}
+    assert policy_layers(overrides=[f"{HOST_STATUS}='p=1':%(project_id)s"]) == {HOST_STATUS: "'p=1':%(project_id)s"}
+
+
+def test_parser_log_filter_is_removed_after_parsing():
+    """The capture is attached to oslo.policy's parser logger only while parsing, also after a failure."""
+    logger = logging.getLogger("oslo_policy._parser")
+    before = list(logger.filters)
+    Policy(NFV_RULES)
+    with pytest.raises(PolicyError):
+        Policy({HOST_STATUS: "is_admin"})
+    assert logger.filters == before
+
+
+def test_unparseable_check_with_a_bang_is_refused():
+    """oslo.policy logs and substitutes one ``!`` for the whole string; the ``!`` typed in it does not
+    excuse that."""
+    with pytest.raises(PolicyError, match="cannot parse check string '! and \\('"):
+        Policy({HOST_STATUS: "! and ("})
+
+
+def test_bang_in_parentheses_is_a_real_deny_token():
+    """``(!)`` counts as the ``!`` it is, so the rule loads (and denies only through that branch)."""
+    policy = Policy({HOST_STATUS: "(!) or is_admin:True"})
+    assert (policy.check(HOST_STATUS, ADMIN), policy.check(HOST_STATUS, OWNER)) == (True, False)
+
+
+@pytest.mark.parametrize("check", ["is_admin", "! or is_admin", "!X"])
+def test_bad_check_strings_are_refused_with_logging_disabled(check):
+    """With logging off nothing is captured: counting ``!`` leaves against ``!`` tokens still refuses."""
+    logging.disable(logging.CRITICAL)
+    try:
+        with pytest.raises(PolicyError, match="cannot parse check string"):
+            Policy({HOST_STATUS: check})
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def test_a_registered_check_without_a_kind_is_refused_by_its_type_name(monkeypatch):
+    """A check a package registers need not carry ``kind``; the error then names its class."""
+    from oslo_policy import _checks
+
+    class Opaque(_checks.BaseCheck):
+        def __init__(self, kind: str, match: str) -> None:
+            self.match = match
+
+        def __str__(self) -> str:
+            return f"opaque:{self.match}"
+
+        def __call__(self, target, cred, enforcer, current_rule=None) -> bool:
+            return True
+
+    monkeypatch.setitem(_checks.registered_checks, "opaque", Opaque)
+    with pytest.raises(PolicyError, match=r"rule '[^']+': Opaque: checks are not allowed"):
+        Policy({HOST_STATUS: "opaque:x"})
+
+
+def test_deep_diamond_of_rule_references_loads():
+    """Each rule's references are followed once: 40 levels of two references each load at once
+    (following them again on every path would take 2**40 steps)."""
+    rules = {f"r{i}": f"rule:r{i + 1} or rule:r{i + 1}" for i in range(40)}
+    rules["r40"] = "is_admin:True"
+    policy = Policy(rules)
+    assert policy.rules()["r0"] == "rule:r1 or rule:r1"
+
+
+def test_unhashable_target_values_are_checked_against_the_right_rule_caller_and_target():
+    """A target with a list value cannot be memoised but is still checked as given."""
+    nfv, default = Policy(NFV_RULES), Policy()
+    own = {"project_id": "p1", "tags": ["a"]}
+    theirs = {"project_id": "p2", "tags": ["a"]}
+    assert (nfv.check(HOST_STATUS, OWNER, own), nfv.check(HOST_STATUS, OWNER, theirs),
+            default.check(HOST_STATUS, OWNER, own), default.check(HOST_STATUS, ADMIN, theirs)) == (
+        True, False, False, True)
+
+
+def _counting(policy: Policy) -> list[str]:
+    """Record every rule the policy's enforcer is asked about."""
+    calls: list[str] = []
+    enforce = policy._enforcer.enforce
+
+    def counted(rule, target, creds, *args, **kwargs):
+        calls.append(rule)
+        return enforce(rule, target, creds, *args, **kwargs)
+
+    policy._enforcer.enforce = counted
+    return calls
+
+
+def test_repeated_checks_are_answered_from_the_memo():
+    """A repeated check, with or without a target, asks oslo.policy once."""
+    policy = Policy()
+    calls = _counting(policy)
+    for _ in range(3):
+        policy.check(HOST_STATUS, OWNER)
+        policy.check(HOST_STATUS, OWNER, THEIRS)
+    assert calls == [HOST_STATUS, HOST_STATUS]
+
+
+def test_memo_is_emptied_when_it_reaches_its_limit(monkeypatch):
+    """At the limit the memo starts over: with room for two answers, a third forgets the first."""
+    from simstatus.api import policy as policy_module
+
+    monkeypatch.setattr(policy_module, "_MEMO_LIMIT", 2)
+    policy = Policy()
+    calls = _counting(policy)
+    for target in (OWN, THEIRS, {"project_id": "p3"}, OWN):
+        policy.check(SERVERS_SHOW, OWNER, target)
+    assert calls == [SERVERS_SHOW] * 4
+
+
+def test_default_target_carries_the_callers_user_id():
+    """With no target, ``%(user_id)s`` is the caller's own user (nova/policy.py ``authorize``)."""
+    policy = Policy({HOST_STATUS: "user_id:%(user_id)s"})
+    assert policy.check(HOST_STATUS, OWNER) is True
+
+
+def test_authorize_and_visibility_use_the_given_target():
+    """Under the NFV rule, another project's server is refused and shows no host_status."""
+    policy = Policy(NFV_RULES)
+    with pytest.raises(NovaFault):
+        policy.authorize(HOST_STATUS, OWNER, THEIRS)
+    assert (policy.host_status_visibility(OWNER, THEIRS), policy.host_status_visibility(OWNER, OWN)) == (
+        "none", "all")
+
+
+def test_repr_shows_only_the_rules_that_differ_from_nova():
+    """An override equal to Nova's default is not a change."""
+    assert repr(Policy()) == "Policy({})"
+    assert repr(Policy({**NFV_RULES, "admin_api": NOVA_DEFAULTS["admin_api"]})) == (
+        "Policy({'os_compute_api:servers:show:host_status': 'rule:admin_or_owner'})")
+
+
+
+def test_policy_reads_no_policy_or_config_file_from_home(tmp_path, monkeypatch):
+    """oslo.config and oslo.policy look in ``~`` and ``/etc`` by default; a Policy never does."""
+    import sys
+    from pathlib import Path
+
+    allow_all = json.dumps({HOST_STATUS: "@", "admin_api": "@"})
+    for name in ("policy.yaml", "policy.json"):
+        (tmp_path / name).write_text(allow_all)
+    prog = Path(sys.argv[0]).name
+    (tmp_path / f"{prog}.conf").write_text("this is not an ini file\n")
+    (tmp_path / f"{prog}.conf.d").mkdir()
+    (tmp_path / f"{prog}.conf.d" / "x.conf").write_text("this is not an ini file\n")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("OS_OSLO_POLICY__POLICY_FILE", str(tmp_path / "policy.json"))
+    policy = Policy()
+    assert (policy.check(HOST_STATUS, OWNER), policy.check(OS_SERVICES, OWNER)) == (False, False)
+
+
+def test_policy_file_is_read_as_utf8_under_any_locale(tmp_path):
+    """Policy files are UTF-8 (as oslo.policy reads them), also under an ASCII locale."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import simstatus
+
+    path = tmp_path / "p.yaml"
+    path.write_text(f"{HOST_STATUS}: \"'café':%(project_id)s\"\n", encoding="utf-8")
+    # the child imports the simstatus this process runs (under mutmut: the mutated copy)
+    env = {**os.environ, "LC_ALL": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONUTF8": "0",
+           "PYTHONPATH": str(Path(simstatus.__file__).resolve().parent.parent)}
+    code = ("import sys; from simstatus.api.policy import policy_layers; "
+            "print(ascii(policy_layers(policy_file=sys.argv[1])))")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], env=env, capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == ascii({HOST_STATUS: "'café':%(project_id)s"})
+    # the same read in this process too (mutmut picks the tests to run by what they call here)
+    assert policy_layers(policy_file=path) == {HOST_STATUS: "'café':%(project_id)s"}

@@ -267,3 +267,371 @@ def test_how_far_ahead_a_host_is_planned_does_not_change_the_run(monkeypatch):
         assert next(iter(world.streams.values())).LOOKAHEAD == lookahead
         runs.append((world.transitions, world.events, repr(world.false_unknown)))
     assert runs[0] == runs[1] and runs[0][0]
+
+
+# --- report_count and writes (mutation testing, docs/testing.md) ----------------------------
+
+
+def test_report_count_counts_the_newest_write_from_one():
+    """Ticks at 5, 15, 25, …: the count is the newest written report's index + 1, 0 before any."""
+    hs = _stream()
+    assert [hs.report_count(t) for t in (0.0, 4.5, 5.0, 14.5, 15.0, 35.0)] == [0, 0, 1, 1, 2, 4]
+
+
+def test_report_count_after_a_fold_reads_the_base():
+    """Once the writes before 50 are folded in (a replan), the count comes from the base: 5."""
+    hs = _stream()
+    hs.replan(50.0)
+    assert hs.report_count(50.0) == 5
+    assert hs.report_count(55.0) == 6
+
+
+def test_report_count_of_an_overtaken_report_is_skipped():
+    """Report 1 (sent 15) lands at 40, after report 2 (sent 25): at 30 the count is 3."""
+    hs = _stream(_delays_by_report({1: 25.0}))
+    assert hs.report_count(20.0) == 1
+    assert hs.report_count(30.0) == 3
+
+
+def test_report_count_warm_start_begins_at_zero():
+    """A warm start's notional previous report is count -1: 0 until the first tick at 3."""
+    hs = _stream(phase=3.0)
+    assert hs.report_count(0.0) == 0
+    assert hs.report_count(3.0) == 1
+    hs.replan(20.0)
+    assert hs.report_count(20.0) == 2
+
+
+def test_writes_needs_record_on():
+    """Without ``record`` the writes were not kept: asking for them is an error."""
+    import pytest
+
+    with pytest.raises(RuntimeError, match=r"^set stream\.record = True before the run to keep its writes$"):
+        _stream().writes(40.0)
+
+
+def test_writes_lists_every_write_before_until_across_reads():
+    """Writes strictly before ``until``, all of them since the start, however often it is read."""
+    hs = _stream()
+    hs.record = True
+    assert hs.writes(35.0).tolist() == [5.0, 15.0, 25.0]
+    assert hs.writes(50.0).tolist() == [5.0, 15.0, 25.0, 35.0, 45.0]
+
+
+def test_writes_leave_out_an_overtaken_report_and_the_warm_start():
+    """Report 1 overtaken (lands 40) is not a write; a warm start's notional report is not either."""
+    hs = _stream(_delays_by_report({1: 25.0}))
+    hs.record = True
+    assert hs.writes(50.0).tolist() == [5.0, 25.0, 35.0, 45.0]
+    warm = _stream(phase=3.0)
+    warm.record = True
+    assert warm.writes(2.0).size == 0
+    assert warm.writes(20.0).tolist() == [3.0, 13.0]
+
+
+# --- explain_down: why no report kept the service up (mutation testing) -------------------------
+
+
+def _mc_stream(outages, *, delay=_zero_delay) -> HeartbeatStream:
+    return HeartbeatStream(report_interval=10.0, first_report_delay=5.0, jitter=0.0, delay=delay, loss=0.0,
+                           rng=np.random.default_rng(0), stalls=[], phase=None, horizon=1000.0, driver="mc",
+                           outages=outages)
+
+
+def test_explain_down_stall_covers_its_start_not_its_end():
+    """In a stall [100, 200) the cause is the stall, from 100 on; at 200 the held reports are written
+    (the newest is report 19, ticked at 195), nothing is missing: delay."""
+    hs = _stream(stalls=[Window(100.0, 200.0)])
+    assert hs.explain_down(100.0) == "stall"
+    assert _stream(stalls=[Window(100.0, 200.0)]).explain_down(150.0) == "stall"
+    assert _stream(stalls=[Window(100.0, 200.0)]).explain_down(200.0) == "delay"
+
+
+def test_explain_down_at_a_write_instant_is_delay():
+    """At 45 the report ticked at 45 is written: no skew, nothing lost, so delay."""
+    assert _stream().explain_down(45.0) == "delay"
+
+
+def test_explain_down_report_landing_in_a_stall_ahead_is_stall():
+    """Report 9, sent at 95 with a 10 s delay, lands at 105 in the stall [100, 200): at 99 it is held."""
+    hs = _stream(_delays_by_report({9: 10.0}), stalls=[Window(100.0, 200.0)])
+    assert hs.explain_down(99.0) == "stall"
+
+
+def test_explain_down_skewed_stamp_is_skew():
+    """A conductor clock 100 s behind from 40 stamps the report written at 55 with -45: skew."""
+    hs = _stream()
+    hs.skews = [Window(40.0, 1000.0, offset=-100.0)]
+    hs.replan(40.0)
+    assert hs.last_report(60.0) == (55.0, -45.0)
+    assert hs.explain_down(60.0) == "skew"
+
+
+def test_explain_down_partition_counts_the_report_sent_at_that_instant():
+    """Partitioned from 50: at 55 report 5 (ticked 55) is sent and cut, the one after report 4."""
+    hs = _stream()
+    hs.partitions = [Window(50.0, 1000.0)]
+    hs.replan(50.0)
+    assert hs.explain_down(55.0) == "partition"
+
+
+def test_explain_down_partition_before_the_first_report_counts_report_zero():
+    """Partitioned from 0, nothing is ever written: at 10 report 0 (ticked 5) was cut."""
+    hs = _stream()
+    hs.partitions = [Window(0.0, 1000.0)]
+    hs.replan(0.0)
+    assert hs.explain_down(10.0) == "partition"
+
+
+def test_explain_down_memcached_outage_covers_its_start_not_its_end():
+    """mc, outage [100, 145) without restart: memcached from 100; at 145 the set ticked at 145 is
+    read again (no restart emptied the cache), so delay."""
+    assert _mc_stream([Window(100.0, 145.0)]).explain_down(100.0) == "memcached"
+    assert _mc_stream([Window(100.0, 145.0)]).explain_down(145.0) == "delay"
+
+
+def test_explain_down_sets_lost_in_an_ended_outage_are_memcached():
+    """mc, outage [100, 200): at 200 it is over, but the sets of reports 10-19 failed during it."""
+    assert _mc_stream([Window(100.0, 200.0)]).explain_down(200.0) == "memcached"
+
+
+def test_explain_down_key_emptied_by_a_restart_is_memcached():
+    """mc, stopped at 90 (last set at 85), memcached restarted in [100, 150): at 300 no report is
+    missing, but the key was emptied after it was set."""
+    hs = _mc_stream([Window(100.0, 150.0, flush=True)])
+    hs.stop(90.0)
+    assert hs.explain_down(300.0) == "memcached"
+
+
+# --- liveness breakpoints, always_up, restart_delay (mutation testing) --------------------------
+
+
+def _breakpoints(seg_start, seg_end, lo, hi):
+    from simstatus.model.heartbeats import liveness_breakpoints
+
+    times, values = liveness_breakpoints(*(np.asarray(a, dtype=float) for a in (seg_start, seg_end, lo, hi)))
+    return times.tolist(), values.tolist()
+
+
+def test_liveness_breakpoints_by_hand():
+    """Piece [0, 100) up on [10, 50): down at 0, up at 10, down at 50; a second piece [100, 200)
+    up on [90, 150) starts up and turns down at 150."""
+    assert _breakpoints([0], [100], [10], [50]) == ([0.0, 10.0, 50.0], [False, True, False])
+    assert _breakpoints([0, 100], [100, 200], [10, 90], [50, 150]) == (
+        [0.0, 10.0, 50.0, 100.0, 150.0], [False, True, False, True, False])
+
+
+def test_liveness_breakpoints_at_the_edges_of_a_piece():
+    """Up from exactly the piece's start is up there (no separate rise); an interval ending at the
+    piece's start is down there; bounds at the piece's end belong to the next piece."""
+    assert _breakpoints([10], [100], [10], [50]) == ([10.0, 50.0], [True, False])
+    assert _breakpoints([50], [100], [-10], [50]) == ([50.0], [False])
+    assert _breakpoints([0], [10], [10], [50]) == ([0.0], [False])
+    assert _breakpoints([0], [50], [-10], [50]) == ([0.0], [True])
+
+
+def test_liveness_breakpoints_ignore_empty_and_outside_intervals():
+    """An empty up interval ([30, 30)) or one wholly after or before the piece adds nothing."""
+    assert _breakpoints([0], [100], [30], [30]) == ([0.0], [False])
+    assert _breakpoints([0], [10], [20], [30]) == ([0.0], [False])
+    assert _breakpoints([0], [10], [-20], [-10]) == ([0.0], [False])
+
+
+def test_always_up_edges_by_hand():
+    """Up from the piece's start (lo == start) to its end (hi == end) is always up; a piece starting
+    where its interval ends (hi == start) is not, even when it is empty."""
+    from simstatus.model.heartbeats import always_up
+
+    def up(*arrays):
+        return always_up(*(np.asarray(a, dtype=float) for a in arrays))
+
+    assert up([10], [20], [10], [30]) is True
+    assert up([0], [50], [-10], [50]) is True
+    assert up([10], [10], [0], [10]) is False
+    assert up([0, 10], [10, 20], [-5, 5], [15, 15]) is False
+
+
+def test_restart_delay_is_first_report_delay_without_a_startup():
+    """No start-up sampler: the first report comes first_report_delay (5 s) after the crash."""
+    assert _stream().restart_delay() == 5.0
+
+
+def test_restart_delay_draws_the_startup_from_its_own_stream():
+    """Start-up drawn from the host's start-up stream (10 s here) and never negative."""
+    def stream_with(startup):
+        return HeartbeatStream(report_interval=10.0, first_report_delay=5.0, jitter=0.0, delay=_zero_delay,
+                               loss=0.0, rng=np.random.default_rng(0), stalls=[], phase=None, horizon=1000.0,
+                               startup=startup, startup_rng=np.random.default_rng(1))
+
+    assert stream_with(lambda rng: float(rng.integers(10, 11))).restart_delay() == 15.0
+    assert stream_with(lambda rng: -3.0 + 0 * rng.random()).restart_delay() == 5.0
+
+
+def test_mc_key_unreadable_from_the_outage_start():
+    """mc, outage [100, 200): the key set at 95 cannot be read at 100 already."""
+    assert _mc_stream([Window(100.0, 200.0)]).last_report(100.0) is None
+    assert _mc_stream([Window(100.0, 200.0)]).last_report(99.0) == (95.0, 95.0)
+
+
+def test_mc_next_change_before_the_first_set_with_a_restart_ahead():
+    """mc, nothing set yet at 0 and a restart at 100: the host comes up at 5 with the first set."""
+    hs = _mc_stream([Window(100.0, 150.0, flush=True)])
+    assert hs.next_liveness_change(0.0, 60.0, "mc") == (5.0, True)
+
+
+# --- next_liveness_change (mutation testing) --------------------------------------------------
+
+
+def _lost_from(k_lost: int, *, until: int | None = None):
+    """Reports ``k_lost`` on (up to ``until``, exclusive) take 1e9 s: never written in the run."""
+    return _delays_by_report({k: 1e9 for k in range(k_lost, until if until is not None else 5000)})
+
+
+def test_next_change_healthy_host_asks_again_lookahead_intervals_ahead():
+    """Nothing changes: the answer is ``(now + LOOKAHEAD·Δ, None)`` = 10,240 s from 0; asked again at
+    1,000 the plan goes one step (512 Δ) past its end, 10,240 + 5,120 = 15,360."""
+    hs = _stream(horizon=1e6)
+    assert hs.next_liveness_change(0.0, 60.0, "db") == (10240.0, None)
+    assert hs.next_liveness_change(1000.0, 60.0, "db") == (15360.0, None)
+
+
+def test_next_change_lookahead_step_is_half_the_lookahead_when_that_is_longer():
+    """LOOKAHEAD 2,048: from 0 the plan reaches 20,480; at 1,000 it grows by 1,024 Δ to 30,720."""
+    hs = _stream(horizon=1e6)
+    hs.LOOKAHEAD = 2048
+    assert hs.next_liveness_change(0.0, 60.0, "db") == (20480.0, None)
+    assert hs.next_liveness_change(1000.0, 60.0, "db") == (30720.0, None)
+
+
+def test_next_change_nothing_before_the_horizon_is_none():
+    """Horizon 1,000 and a healthy host: no change before the run ends."""
+    assert _stream().next_liveness_change(0.0, 60.0, "db") is None
+
+
+def test_next_change_never_reported_host_goes_down_from_created_at():
+    """db, stopped at 3 before its first tick: stamp is created_at (0 by default), down after 60."""
+    hs = _stream()
+    hs.stop(3.0)
+    assert hs.next_liveness_change(3.0, 60.0, "db") == (60.0, False)
+    hs2 = _stream()
+    hs2.stop(3.0)
+    assert hs2.next_liveness_change(3.0, 60.0, "db", created_at=10.0) == (70.0, False)
+
+
+def test_next_change_counts_a_write_at_exactly_now():
+    """Reports from 5 on never land: the write at 45 is current at 45, so down after 105 (not 95)."""
+    hs = _stream(_lost_from(5))
+    assert hs.next_liveness_change(45.0, 60.0, "db") == (105.0, False)
+
+
+def test_next_change_mc_uses_the_write_at_now_not_a_later_one():
+    """mc: reports 5-10 never land, 11 is written at 115: down at 45 + 60 = 105, up again at 115."""
+    hs = _mc_stream([], delay=_lost_from(5, until=11))
+    assert hs.next_liveness_change(45.0, 60.0, "mc") == (105.0, False)
+    assert hs.next_liveness_change(105.0, 60.0, "mc") == (115.0, True)
+
+
+def test_next_change_found_beyond_the_first_plan():
+    """Reports from 700 on never land (report 699 written at 6,995): down after 7,055, found once the
+    plan is extended past what the first read planned."""
+    hs = _stream(_lost_from(700, until=2000), horizon=1e6)
+    assert hs.next_liveness_change(0.0, 60.0, "db") == (7055.0, False)
+
+
+# --- replan keeps the reports in flight (mutation testing) ---------------------------------------
+
+
+def test_replan_before_any_write_keeps_report_zero_in_flight():
+    """Delay 2: report 0, sent at 5, is in flight when the timer stops at 6 and lands at 7."""
+    hs = _stream(_constant_delay(2.0))
+    hs.stop(6.0)
+    assert hs.last_report(7.0) == (7.0, 7.0)
+
+
+def test_replan_at_a_send_instant_writes_that_report_once():
+    """A replan at 45, the instant report 4 is sent (delay 2): it lands at 47, once, like the rest."""
+    hs = _stream(_constant_delay(2.0))
+    hs.record = True
+    hs.replan(45.0)
+    assert hs.writes(60.0).tolist() == [7.0, 17.0, 27.0, 37.0, 47.0, 57.0]
+
+
+def test_restart_numbers_its_reports_after_those_still_in_flight():
+    """Delay 25, stopped at 46 with reports 2-4 (sent 25, 35, 45) in flight, restarted at 50: they
+    land at 50, 60, 70, and the new timer's first report (count 5, sent 50) at 75 is newer still."""
+    hs = _stream(_constant_delay(25.0))
+    hs.stop(46.0)
+    hs.start(50.0, 0.0)
+    assert hs.last_report(74.0) == (70.0, 70.0)
+    assert hs.last_report(75.0) == (75.0, 75.0)
+    assert hs.report_count(85.0) == 7
+
+
+# --- warm start, jitter, edges (mutation testing) ------------------------------------------------
+
+
+def test_warm_start_previous_report_landed_one_interval_before_the_phase():
+    """phase 3: the notional previous report was written and stamped at 3 - 10 = -7; stopped at 1
+    the host turns down just after -7 + 60 = 53."""
+    hs = _stream(phase=3.0)
+    assert hs.last_report(0.0) == (-7.0, -7.0)
+    hs.stop(1.0)
+    assert hs.next_liveness_change(1.0, 60.0, "db") == (53.0, False)
+
+
+def test_warm_start_first_tick_within_the_first_second():
+    """phase 0.5: the first report is written at 0.5 and read there."""
+    assert _stream(phase=0.5).last_report(0.5) == (0.5, 0.5)
+
+
+def test_jitter_moves_each_tick_by_its_own_uniform_draw():
+    """jitter 1, no delay or loss: the host's stream draws only the jitters, uniform(-1, 1) per
+    chunk of 512, so report k is written at 5 + 10k + u[k] (u drawn from the same seed here)."""
+    from simstatus.model.streams import quantize
+
+    hs = HeartbeatStream(report_interval=10.0, first_report_delay=5.0, jitter=1.0, delay=_zero_delay, loss=0.0,
+                         rng=np.random.default_rng(7), stalls=[], phase=None, horizon=1000.0)
+    hs.record = True
+    u = quantize(np.random.default_rng(7).uniform(-1.0, 1.0, 512))
+    assert np.abs(u[:5]).max() > 0.0
+    assert hs.writes(50.0).tolist() == (5.0 + 10.0 * np.arange(5) + u[:5]).tolist()
+
+
+def test_explain_down_partition_counts_the_first_tick_at_its_instant():
+    """Partitioned from 0: at 5, report 0 is sent (and cut) at that very instant."""
+    hs = _stream()
+    hs.partitions = [Window(0.0, 1000.0)]
+    hs.replan(0.0)
+    assert hs.explain_down(5.0) == "partition"
+
+
+def test_explain_down_stall_ahead_under_a_zero_skew_is_still_stall():
+    """A conductor clock skew of 0 over the whole run stamps nothing differently: report 9, held by
+    the stall ahead, still explains the host down as stall."""
+    hs = _stream(_delays_by_report({9: 10.0}), stalls=[Window(100.0, 200.0)])
+    hs.skews = [Window(0.0, 1000.0, offset=0.0)]
+    assert hs.explain_down(99.0) == "stall"
+
+
+def test_skewed_base_is_read_with_its_own_write_instant():
+    """After a fold at 60 the newest write (55, stamped -45 by a clock 100 s behind) is the base."""
+    hs = _stream()
+    hs.skews = [Window(40.0, 1000.0, offset=-100.0)]
+    hs.replan(40.0)
+    hs.replan(60.0)
+    assert hs.last_report(60.0) == (55.0, -45.0)
+
+
+def test_replan_across_a_restart_keeps_both_timers():
+    """Delay 25, stopped at 46, restarted at 50: a replan at 55 re-plans reports 3-4 of the old timer
+    and 5 of the new one together; all land, at 60, 70 and 75."""
+    hs = _stream(_constant_delay(25.0))
+    hs.stop(46.0)
+    hs.start(50.0, 0.0)
+    hs.replan(55.0)
+    assert [hs.last_report(t) for t in (60.0, 70.0, 75.0)] == [(60.0, 60.0), (70.0, 70.0), (75.0, 75.0)]
+
+
+def test_explain_down_outage_before_the_first_set_is_memcached():
+    """mc, outage [3, 50) before the first tick (5): at 3 nothing was ever set, memcached is out."""
+    assert _mc_stream([Window(3.0, 50.0)]).explain_down(3.0) == "memcached"

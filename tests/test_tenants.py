@@ -201,3 +201,174 @@ def test_both_modes_see_a_disable_on_the_poll_grid_at_hand_times(monkeypatch, mo
     assert result.transitions["at"].tolist() == [10.0, 15.0]
     seen = result.observations[["at", "from_status", "to_status"]].astype({"from_status": str, "to_status": str})
     assert list(seen.itertuples(index=False, name=None)) == [(15.0, "UP", "MAINTENANCE"), (20.0, "MAINTENANCE", "UP")]
+
+
+# --- mutation testing (docs/testing.md, room `tenants`): each test below fails on a mutant that
+# the tests above let through.
+
+def test_tenant_visibility_by_microversion_endpoint_and_caller():
+    """Below 2.16 nothing; ``show`` checks against the server's project only (no ``user_id`` in its
+    target), ``detail`` against the caller's own project and user (``{project}-user``); show is the default."""
+    from simstatus.api.policy import HOST_STATUS, Policy
+    from simstatus.model.tenants import tenant_visibility
+
+    nfv = Policy({HOST_STATUS: "rule:admin_or_owner"})
+    by_user = Policy({HOST_STATUS: "user_id:%(user_id)s"})
+    named_user = Policy({HOST_STATUS: "user_id:tenant-1-user"})
+    assert tenant_visibility(nfv, "tenant-1", "2.15") == "none"
+    assert tenant_visibility(nfv, "tenant-1", "2.16") == "all"
+    assert (tenant_visibility(by_user, "tenant-1", "2.16"), tenant_visibility(by_user, "tenant-1", "2.16", "show"),
+            tenant_visibility(by_user, "tenant-1", "2.16", "detail")) == ("none", "none", "all")
+    assert (tenant_visibility(named_user, "tenant-1", "2.16", "detail"),
+            tenant_visibility(named_user, "tenant-2", "2.16", "detail")) == ("all", "none")
+
+
+def test_tenant_context_is_the_servers_owner():
+    from simstatus.model.tenants import tenant_context
+
+    ctx = tenant_context(_SERVER)
+    assert (ctx.user_id, ctx.project_id) == ("tenant-0-user", "tenant-0")
+
+
+def test_poll_phases_lie_in_the_first_interval_and_show_is_per_server():
+    """Phases are in ``[0, P)``; by default (``show``) two servers of one project get their own phase."""
+    from simstatus.model.tenants import poll_phases
+
+    servers = [Server(id=f"s{i}", name=f"vm{i}", project="tenant-0", user="u", host=_HOST) for i in range(20)]
+    for endpoint in ("show", "detail"):
+        phases = poll_phases(servers, 0.5, np.random.default_rng(1), endpoint)
+        assert all(0.0 <= p < 0.5 for p in phases.values()), endpoint
+    assert len(set(poll_phases(servers, 30.0, np.random.default_rng(1)).values())) == 20
+    assert len(set(poll_phases(servers, 30.0, np.random.default_rng(1), "detail").values())) == 1
+
+
+def test_schedule_skips_only_the_servers_a_tenant_may_not_see():
+    """A hidden server adds no rows, and the servers after it still do."""
+    hidden = Server(id="s1", name="a-hidden", project="tenant-0", user="u", host=_HOST)
+    shown = Server(id="s2", name="b-shown", project="tenant-0", user="u", host=_HOST)
+    rows = observations_from_schedule(
+        [hidden, shown], {"s1": 0.0, "s2": 0.0}, 5.0, 60.0, [TransitionRecord(10.0, _HOST, "UP", "DOWN")],
+        visibility=lambda s: "none" if s is hidden else "all")
+    assert [(r.at, r.server, r.to_status) for r in rows] == [(15.0, "b-shown", "DOWN")]
+
+
+def test_schedule_rows_are_ordered_by_time_then_server_name():
+    """Rows at one instant come in server-name order, not project order."""
+    first = Server(id="s1", name="a-vm", project="tenant-9", user="u", host=_HOST)
+    second = Server(id="s2", name="b-vm", project="tenant-1", user="u", host=_HOST)
+    rows = observations_from_schedule([second, first], {"s1": 0.0, "s2": 0.0}, 5.0, 60.0,
+                                      [TransitionRecord(10.0, _HOST, "UP", "DOWN")])
+    assert [(r.at, r.server) for r in rows] == [(15.0, "a-vm"), (15.0, "b-vm")]
+
+
+@pytest.mark.parametrize("transport", ["direct", "asgi"])
+def test_fetch_show_and_every_page_of_detail(transport):
+    """``show`` returns the one server; ``detail`` follows ``servers_links`` over pages of one server each
+    and returns every server of the caller's project, with the host_status each response carried."""
+    from api_helpers import make_backend, make_world, servers_of
+
+    from simstatus.api.microversions import APIVersion
+    from simstatus.model.tenants import AsgiFetch, direct_fetch, tenant_context
+
+    world = make_world()
+    backend = make_backend(world, {"os_compute_api:servers:show:host_status": "rule:admin_or_owner"})
+    backend.max_limit = 1
+    project = world.cloud.servers[servers_of(world)[0]].project
+    own = servers_of(world, project)
+    assert len(own) >= 3
+    ctx = tenant_context(world.cloud.servers[own[0]])
+    fetch = direct_fetch(backend, APIVersion(2, 16)) if transport == "direct" else AsgiFetch(backend, APIVersion(2, 16))
+    try:
+        assert fetch(ctx, own[1]) == {own[1]: "UP"}
+        assert fetch(ctx, None) == {sid: "UP" for sid in own}
+    finally:
+        if transport == "asgi":
+            fetch.close()
+    below = direct_fetch(backend, APIVersion(2, 15)) if transport == "direct" else AsgiFetch(backend, APIVersion(2, 15))
+    try:
+        assert below(ctx, None) == {sid: None for sid in own}
+    finally:
+        if transport == "asgi":
+            below.close()
+
+
+def test_asgi_fetch_runs_inline_without_a_loop_and_on_a_daemon_thread_under_one():
+    """No running loop: requests run in this thread (no helper thread). Under a running loop: one named
+    daemon helper thread, so a simulation left unclosed never holds the interpreter open."""
+    import asyncio
+
+    from api_helpers import make_backend, make_world
+
+    from simstatus.api.microversions import APIVersion
+    from simstatus.model.tenants import AsgiFetch
+
+    backend = make_backend(make_world())
+    inline = AsgiFetch(backend, APIVersion(2, 16))
+    assert inline.thread is None
+    inline.close()
+
+    async def under_a_loop() -> tuple[str, bool]:
+        fetch = AsgiFetch(backend, APIVersion(2, 16))
+        try:
+            assert fetch.thread is not None
+            return fetch.thread.name, fetch.thread.daemon
+        finally:
+            fetch.close()
+
+    assert asyncio.run(under_a_loop()) == ("simstatus-asgi-tenants", True)
+
+
+def test_asgi_fetch_refused_poll_names_the_request_and_the_answer():
+    """A poll the API refuses is an error naming the path, the status and Nova's fault body."""
+    from api_helpers import make_backend, make_world, servers_of
+
+    from simstatus.api.auth import RequestContext
+    from simstatus.api.microversions import APIVersion
+    from simstatus.model.tenants import AsgiFetch
+
+    world = make_world()
+    server_id = servers_of(world)[0]
+    fetch = AsgiFetch(make_backend(world), APIVersion(2, 16))
+    try:
+        with pytest.raises(RuntimeError) as info:
+            fetch(RequestContext(user_id="nobody", project_id="no-such-project"), server_id)
+    finally:
+        fetch.close()
+    message = str(info.value)
+    assert message.startswith(f"tenant poll GET /v2.1/servers/{server_id} answered 404: ")
+    assert '"itemNotFound"' in message and '"code": 404' in message
+
+
+@pytest.mark.parametrize("endpoint", ["show", "detail"])
+def test_tenant_poller_requests_and_rows_at_hand_times(endpoint):
+    """Phases 1 s and 2 s, interval 5 s, run to 12 s. ``show``: each server at its own phase, by id;
+    ``detail``: one list per project at its first server's phase. A server with no host is recorded with
+    host ``""``; the status seen first (``UP``) is no change, the second (``DOWN``) is one row per server."""
+    import simpy
+
+    from simstatus.model.tenants import TenantPoller
+
+    servers = {s.id: s for s in (Server(id="s0", name="vm0", project="tenant-0", user="u0", host=None),
+                                 Server(id="s1", name="vm1", project="tenant-0", user="u0", host=_HOST))}
+
+    class Api:
+        class cloud:
+            pass
+    Api.cloud.servers = servers
+    env = simpy.Environment()
+    calls: list[tuple[float, str | None]] = []
+
+    def fetch(ctx, server_id):
+        calls.append((env.now, server_id))
+        status = "UP" if env.now < 5 else "DOWN"
+        return {sid: status for sid in servers} if server_id is None else {server_id: status}
+
+    observations: list = []
+    TenantPoller(env, Api, {"s0": 1.0, "s1": 2.0}, 5.0, observations, fetch, lambda s: "UP", endpoint)
+    env.run(until=12.0)
+    if endpoint == "show":
+        assert calls == [(1.0, "s0"), (2.0, "s1"), (6.0, "s0"), (7.0, "s1"), (11.0, "s0")]
+        assert [(r.at, r.server, r.host) for r in observations] == [(6.0, "vm0", ""), (7.0, "vm1", _HOST)]
+    else:
+        assert calls == [(1.0, None), (6.0, None), (11.0, None)]
+        assert [(r.at, r.server, r.host) for r in observations] == [(6.0, "vm0", ""), (6.0, "vm1", _HOST)]
