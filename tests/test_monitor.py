@@ -222,3 +222,33 @@ def test_monitor_action_latency_is_drawn_from_its_distribution_each_time():
     assert (down, up) == ("force_down", "unforce_down")
     assert 100.6 <= down_at <= 100.8 and 300.6 <= up_at <= 300.8
     assert down_at - 100.0 != up_at - 300.0
+
+
+def test_a_disable_monitor_built_on_its_own_keeps_its_own_holders():
+    """Without a shared record of holders (none passed), a ``disable`` monitor keeps its own: it
+    disables at 100.75 and enables again at 300.75, as inside a World."""
+    from simstatus.model.monitor import FaultMonitor
+    from simstatus.model.streams import stream
+    from simstatus.model.world import World
+    from simstatus.scenario import load_scenario
+
+    s = load_scenario(_scenario([_fault("host_crash", 100, 200)], action="disable"))
+    world = World(load_scenario(s, {"monitor.enabled": False}))  # no monitor of its own
+    FaultMonitor(world.env, world.api, world.injector, s.monitor, stream(s.seed, "monitor"))
+    world.run()
+    assert [(a.at, a.actor, a.action) for a in world.actions] == [
+        (100.75, "monitor", "disable"), (300.75, "monitor", "enable")]
+
+
+def test_a_fault_ended_early_is_undone_from_its_new_end():
+    """A crash 100→300 ended early at 150 (as serve's DELETE /simstatus/faults/{id} does): the
+    monitor notices the recovery then, and unforces at 150.75, not at the end first planned."""
+    from simstatus.model.world import World
+    from simstatus.scenario import load_scenario
+
+    world = World(load_scenario(_scenario([_fault("host_crash", 100, 200)])))
+    world.env.run(until=150)
+    (fault_id,) = world.injector.faults
+    world.injector.recover(fault_id)
+    world.env.run(until=400)
+    assert [(a.at, a.action) for a in world.actions] == [(100.75, "force_down"), (150.75, "unforce_down")]

@@ -198,3 +198,19 @@ def test_window_end_does_not_enable_a_host_the_monitor_holds():
         (50.0, "operator", "disable"), (100.75, "monitor", "disable"), (300.75, "monitor", "enable")]
     assert _transitions(r) == [(50.0, "UP", "MAINTENANCE"), (300.75, "MAINTENANCE", "UNKNOWN"),
                                (305.0, "UNKNOWN", "UP")]
+
+
+def test_a_window_ending_during_the_second_of_two_monitor_faults_leaves_the_host_disabled():
+    """A disable monitor acts on a crash 100→300 and a partition 200→400 of the same host; a window
+    250→350 starts and ends in between.  Each fault holds the host on its own: the crash's end lets
+    go of the crash only, so the window's end at 350 finds the partition still holding the host and
+    does not enable it; the monitor enables it when the partition's end is noticed, at 400.75."""
+    r = simstatus.simulate(_scenario(
+        maintenance=[_window(250, 100)],
+        faults=[{"kind": "host_crash", "hosts": [H0], "at": 100, "duration": 200},
+                {"kind": "partition", "hosts": [H0], "at": 200, "duration": 200}],
+        monitor={**_MASAKARI, "detects": ["host_crash", "partition"]},
+    ))
+    assert [(at, actor, action) for at, actor, action, _ in _actions(r)] == [
+        (100.75, "monitor", "disable"), (200.75, "monitor", "disable"), (250.0, "operator", "disable"),
+        (400.75, "monitor", "enable")]
