@@ -94,11 +94,18 @@ def _active_segments(pair: Mapping[str, Any], switches: pd.DataFrame, end: float
     return segments
 
 
-def _first_in(transitions: pd.DataFrame, host: str, since: float, until: float, statuses: frozenset[str]) -> float:
-    """When the API first showed one of ``statuses`` for ``host`` from ``since`` (``since`` itself
-    if it already did), before ``until``; NaN if it never did."""
-    t = transitions[transitions["host"] == host]
-    at, to = t["at"].to_numpy(dtype=float), t["to_status"].astype(str).tolist()
+def _timelines(transitions: pd.DataFrame) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """Per host: the instants and new statuses of its transitions, in order (built once per table)."""
+    out: dict[str, tuple[np.ndarray, list[str]]] = {}
+    for host, t in transitions.groupby(transitions["host"].astype(str), sort=False):
+        out[host] = (t["at"].to_numpy(dtype=float), t["to_status"].astype(str).tolist())
+    return out
+
+
+def _first_in(timeline: tuple[np.ndarray, list[str]], since: float, until: float, statuses: frozenset[str]) -> float:
+    """When the API first showed one of ``statuses`` on a host's ``timeline`` from ``since``
+    (``since`` itself if it already did), before ``until``; NaN if it never did."""
+    at, to = timeline
     i = int(np.searchsorted(at, since, side="right")) - 1
     if i >= 0 and to[i] in statuses:
         return since
@@ -152,6 +159,8 @@ def failover_outages(result) -> pd.DataFrame:
     s = result.scenario
     end = float(s.duration)
     windows = _windows(result.events)
+    timelines = _timelines(result.transitions)
+    no_changes: tuple[np.ndarray, list[str]] = (np.empty(0), [])
     failovers = result.failovers
     rows = []
     for pair in pairs:
@@ -167,7 +176,7 @@ def failover_outages(result) -> pd.DataFrame:
                     continue  # not while this host was active, or met before (one row per fault)
                 met.add((fault, host))
                 hit = mine[(mine["host"] == host) & (mine["decided_at"] >= exposed) & (mine["decided_at"] < stop)]
-                visible = _first_in(result.transitions, host, exposed, min(stop, end), statuses)
+                visible = _first_in(timelines.get(host, no_changes), exposed, min(stop, end), statuses)
                 ended = stop if stop < float("inf") else float("nan")
                 if len(hit):
                     f = hit.iloc[0]
