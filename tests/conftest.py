@@ -18,9 +18,13 @@ from hypothesis import HealthCheck, settings
 #: the profiles HYPOTHESIS_PROFILE may name
 PROFILES = ("ci", "explore")
 
-settings.register_profile("ci", derandomize=True, max_examples=25, deadline=None, database=None,
+# Both profiles start from hypothesis's own "default" profile, not from whichever profile is loaded
+# now: hypothesis loads its derandomized "ci" profile by itself when $CI is set, and "explore" must
+# not inherit that on a CI machine.
+_BASE = settings.get_profile("default")
+settings.register_profile("ci", _BASE, derandomize=True, max_examples=25, deadline=None, database=None,
                           suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("explore", max_examples=1000, deadline=None,
+settings.register_profile("explore", _BASE, derandomize=False, max_examples=1000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 
 

@@ -139,6 +139,19 @@ def test_under_explore_every_property_test_draws_random_examples_and_more_of_the
         assert s.max_examples >= explore.max_examples, name
 
 
+def test_the_profiles_are_the_same_on_a_ci_machine():
+    """Hypothesis loads its own derandomized "ci" profile when $CI is set; ours must not inherit it."""
+    probe = ("import sys; sys.path.insert(0, 'tests'); import conftest; from hypothesis import settings; "
+             "print(*[(p.derandomize, p.database is None, p.max_examples) "
+             "for p in map(settings.get_profile, ('ci', 'explore'))])")
+    printed = {}
+    for ci in ("", "true"):
+        env = {k: v for k, v in os.environ.items() if k != "CI"} | ({"CI": ci} if ci else {})
+        printed[ci] = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True,
+                                     timeout=120, check=True, env=env).stdout
+    assert printed[""] == printed["true"] == "(True, True, 25) (False, False, 1000)\n"
+
+
 @pytest.mark.slow  # a whole pytest start-up, plugins and all
 def test_a_misspelt_profile_is_a_usage_error_not_a_traceback():
     done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q",
