@@ -441,7 +441,7 @@ def test_policy_reads_no_policy_or_config_file_from_home(tmp_path, monkeypatch):
     allow_all = json.dumps({HOST_STATUS: "@", "admin_api": "@"})
     for name in ("policy.yaml", "policy.json"):
         (tmp_path / name).write_text(allow_all)
-    prog = Path(sys.argv[0]).name
+    prog = Path(sys.argv[0]).name.removesuffix(".py")  # as oslo.config names it (`python -m pytest`: __main__)
     (tmp_path / f"{prog}.conf").write_text("this is not an ini file\n")
     (tmp_path / f"{prog}.conf.d").mkdir()
     (tmp_path / f"{prog}.conf.d" / "x.conf").write_text("this is not an ini file\n")
@@ -472,3 +472,27 @@ def test_policy_file_is_read_as_utf8_under_any_locale(tmp_path):
     assert out.strip() == ascii({HOST_STATUS: "'café':%(project_id)s"})
     # the same read in this process too (mutmut picks the tests to run by what they call here)
     assert policy_layers(policy_file=path) == {HOST_STATUS: "'café':%(project_id)s"}
+
+
+@pytest.mark.parametrize("source", ["config file", "config dir", "environment"])
+def test_policy_config_opts_read_no_file_and_no_environment(tmp_path, monkeypatch, source):
+    """oslo.config would read ``~/<prog>.conf``, ``~/<prog>.conf.d/*.conf`` and ``OS_<GROUP>__<OPT>``.
+
+    Each is given something oslo.config refuses (an ini line without ``=``; a ``$name``
+    substitution of an option that does not exist, in ``[oslo_policy] policy_file``, which the
+    enforcer reads when it is built), so a ``Policy`` whose ``ConfigOpts`` looked there would fail
+    to build.  ``<prog>`` is ``sys.argv[0]``'s basename (oslo.config's default), pinned here.
+    """
+    import sys
+
+    monkeypatch.setattr(sys, "argv", ["simstatus-policy-test"])
+    monkeypatch.setenv("HOME", str(tmp_path))
+    if source == "config file":
+        (tmp_path / "simstatus-policy-test.conf").write_text("not an ini line\n")
+    elif source == "config dir":
+        (tmp_path / "simstatus-policy-test.conf.d").mkdir()
+        (tmp_path / "simstatus-policy-test.conf.d" / "x.conf").write_text("not an ini line\n")
+    else:
+        monkeypatch.setenv("OS_OSLO_POLICY__POLICY_FILE", "$no_such_option")
+    policy = Policy()
+    assert (policy.check(HOST_STATUS, ADMIN), policy.check(HOST_STATUS, OWNER)) == (True, False)

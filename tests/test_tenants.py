@@ -372,3 +372,83 @@ def test_tenant_poller_requests_and_rows_at_hand_times(endpoint):
     else:
         assert calls == [(1.0, None), (6.0, None), (11.0, None)]
         assert [(r.at, r.server, r.host) for r in observations] == [(6.0, "vm0", ""), (6.0, "vm1", _HOST)]
+
+
+class _AsgiSpy:
+    """An ASGI app in front of the API: records each request's scope (as sent, before Starlette adds
+    its routing keys) and, with ``split``, streams each response body as an ASGI server may: the body
+    in two parts with a message without ``body`` between them (ASGI: ``body`` defaults to ``b""``)."""
+
+    def __init__(self, app, *, split: bool = False) -> None:
+        self.app, self.split, self.scopes = app, split, []
+
+    async def __call__(self, scope, receive, send) -> None:
+        self.scopes.append(dict(scope))
+
+        async def streamed(message: dict) -> None:
+            if not (self.split and message["type"] == "http.response.body"):
+                await send(message)
+                return
+            body = message["body"]
+            await send({"type": "http.response.body", "body": body[:5], "more_body": True})
+            await send({"type": "http.response.body", "more_body": True})
+            await send({"type": "http.response.body", "body": body[5:], "more_body": False})
+
+        await self.app(scope, receive, streamed)
+
+
+@pytest.mark.parametrize(("base_url", "scheme", "server", "host"), [
+    ("http://localhost:8774", "http", ("localhost", 8774), b"localhost:8774"),
+    ("https://cloud.example", "https", ("cloud.example", 443), b"cloud.example"),   # default ports
+    ("http://cloud.example", "http", ("cloud.example", 80), b"cloud.example"),
+])
+def test_asgi_fetch_sends_an_asgi_http_scope_for_the_backends_url(base_url, scheme, server, host):
+    """The request an HTTP server would hand the app for a GET of ``base_url``'s server (ASGI 3.0
+    HTTP connection scope): scheme, server (host, port; the scheme's default port when the URL has
+    none), Host header, path, raw_path and an empty root_path, a loopback client, the version and
+    token headers with lower-case names.  The owner's token (``user:project``) is checked by a
+    ``user_id:`` rule on host_status: another user would not see the field."""
+    from api_helpers import make_backend, make_world, servers_of
+
+    from simstatus.api.microversions import APIVersion
+    from simstatus.api.policy import HOST_STATUS
+    from simstatus.model.tenants import AsgiFetch, tenant_context
+
+    world = make_world()
+    server_id = servers_of(world)[0]
+    owner = world.cloud.servers[server_id]
+    backend = make_backend(world, {HOST_STATUS: f"user_id:{owner.user}"})
+    backend.base_url = base_url
+    fetch = AsgiFetch(backend, APIVersion(2, 16))
+    spy = fetch.app = _AsgiSpy(fetch.app)
+    try:
+        assert fetch(tenant_context(owner), server_id) == {server_id: "UP"}
+    finally:
+        fetch.close()
+    (scope,) = spy.scopes
+    path = f"/v2.1/servers/{server_id}"
+    assert scope.pop("client")[0] == "127.0.0.1"
+    assert scope == {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": scheme,
+        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "", "server": server,
+        "headers": [(b"host", host), (b"openstack-api-version", b"compute 2.16"),
+                    (b"x-auth-token", f"{owner.user}:{owner.project}".encode())]}
+
+
+def test_asgi_fetch_reads_a_response_body_streamed_in_several_messages():
+    """ASGI lets a body come in several ``http.response.body`` messages (``more_body``), ``body``
+    optional in each: the parts are joined as they are, so the answer is the one the app sent."""
+    from api_helpers import make_backend, make_world, servers_of
+
+    from simstatus.api.microversions import APIVersion
+    from simstatus.api.policy import HOST_STATUS
+    from simstatus.model.tenants import AsgiFetch, tenant_context
+
+    world = make_world()
+    server_id = servers_of(world)[0]
+    fetch = AsgiFetch(make_backend(world, {HOST_STATUS: "rule:admin_or_owner"}), APIVersion(2, 16))
+    fetch.app = _AsgiSpy(fetch.app, split=True)
+    try:
+        assert fetch(tenant_context(world.cloud.servers[server_id]), server_id) == {server_id: "UP"}
+    finally:
+        fetch.close()
