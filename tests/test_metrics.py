@@ -7,14 +7,15 @@ exactly as a run builds them.  Times are exact binary fractions so equalities ar
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
 import pandas as pd
 import pytest
 
-from simstatus.metrics import (FAILURE_KINDS, OUTCOMES, VISIBILITY_COLUMNS, detection_times, detector_qos,
-                               latency_table, run_summary, stage_latencies, stale_exposure, summary,
+from simstatus.metrics import (FAILURE_KINDS, OUTCOMES, STAGES, VISIBILITY_COLUMNS, detection_times,
+                               detector_qos, latency_table, run_summary, stage_latencies, stale_exposure, summary,
                                target_statuses, visibility)
 from simstatus.records import (EventRecord, FalseUnknownRecord, ObservationRecord,
                                TransitionRecord, to_frame)
@@ -707,3 +708,340 @@ def test_run_summary_on_hand_built_result():
     assert got["false_unknown_per_up_host_day"] == pytest.approx(86400 / up)
     assert got["p_a"] == pytest.approx(1 - 10 / up)
     assert got["t_m_s"] == 10.0 and np.isnan(got["t_mr_s"]) and got["t_d_mean_s"] == 55.0
+
+
+# --- mutation testing (docs/testing.md, room `metrics`): each test below fails on a mutant that
+# the tests above let through.
+
+NO_SERVERS = _servers()
+
+
+def _crash_end_rows(table: pd.DataFrame) -> dict[str, tuple[str | None, float]]:
+    """``host → (status, visible_at)`` of the crash-end rows of a visibility table."""
+    ends = table[table["event"] == "host_crash:end"]
+    return {h: (None if pd.isna(s) else s, v) for h, s, v in zip(ends["host"], ends["status"], ends["visible_at"])}
+
+
+def test_visibility_maintenance_windows_by_hand():
+    """A fault ending inside a maintenance window ([start, end), by host and window) waits for MAINTENANCE.
+
+    hB: a crash whose start comes first in the table ends at 30 inside window 20–50; hC: a crash
+    ending at 8, before its host's window; hD: a window whose start is before the run (end only,
+    at 50), crash end at 0.5; hE: a window that never ends; hF: a crash ending exactly at the
+    window's start (inside); hG: exactly at its end (outside).
+    """
+    events = _events(
+        (10.0, "hB", "host_crash", "fB", "start"), (20.0, "hB", "maintenance", "mB", "start"),
+        (30.0, "hB", "host_crash", "fB", "end"), (50.0, "hB", "maintenance", "mB", "end"),
+        (2.0, "hC", "host_crash", "fC", "start"), (8.0, "hC", "host_crash", "fC", "end"),
+        (20.0, "hC", "maintenance", "mC", "start"), (50.0, "hC", "maintenance", "mC", "end"),
+        (0.25, "hD", "host_crash", "fD", "start"), (0.5, "hD", "host_crash", "fD", "end"),
+        (50.0, "hD", "maintenance", "mD", "end"),
+        (20.0, "hE", "maintenance", "mE", "start"), (30.0, "hE", "host_crash", "fE", "start"),
+        (40.0, "hE", "host_crash", "fE", "end"),
+        (10.0, "hF", "host_crash", "fF", "start"), (20.0, "hF", "host_crash", "fF", "end"),
+        (20.0, "hF", "maintenance", "mF", "start"), (50.0, "hF", "maintenance", "mF", "end"),
+        (20.0, "hG", "maintenance", "mG", "start"), (30.0, "hG", "host_crash", "fG", "start"),
+        (50.0, "hG", "host_crash", "fG", "end"), (50.0, "hG", "maintenance", "mG", "end"),
+    )
+    transitions = _transitions(
+        ("hB", [(12.0, "UNKNOWN"), (20.0, "MAINTENANCE"), (50.0, "UP")]),
+        ("hC", [(4.0, "UNKNOWN"), (9.0, "UP"), (20.0, "MAINTENANCE"), (50.0, "UP")]),
+        ("hD", [(0.0, "MAINTENANCE"), (50.0, "UP")]),
+        ("hE", [(20.0, "MAINTENANCE")]),
+        ("hF", [(12.0, "UNKNOWN"), (20.0, "MAINTENANCE"), (50.0, "UP")]),
+        ("hG", [(20.0, "MAINTENANCE"), (50.0, "UP")]),
+    )
+    got = visibility(events, transitions, _observations(), NO_SERVERS)
+    assert _crash_end_rows(got) == {
+        "hB": ("MAINTENANCE", 30.0), "hC": ("UP", 9.0), "hD": ("MAINTENANCE", 0.5), "hE": ("MAINTENANCE", 40.0),
+        "hF": ("MAINTENANCE", 20.0), "hG": ("UP", 50.0),
+    }
+
+
+def test_visibility_events_out_of_order_and_ties_keep_the_table_order():
+    """Events are taken in time order per host (the table need not be sorted): UNKNOWN at 60 comes
+    after the crash ended at 50, so the start never showed; ties keep the table's order."""
+    events = _events((50.0, "h1", "host_crash", "f0", "end"), (10.0, "h1", "host_crash", "f0", "start"),
+                     (70.0, "h2", "partition", "f1", "start"), (70.0, "h2", "host_crash", "f2", "start"))
+    transitions = _transitions(("h1", [(60.0, "UNKNOWN"), (65.0, "UP")]))
+    got = visibility(events, transitions, _observations(), NO_SERVERS)
+    assert got["event"].tolist() == ["host_crash:start", "host_crash:end", "partition:start", "host_crash:start"]
+    np.testing.assert_array_equal(got["visible_at"].iloc[:2], [NAN, 50.0])
+
+
+def test_visibility_maintenance_start_waits_for_maintenance_itself():
+    """A window starting during a false UNKNOWN shows when MAINTENANCE does, not at once."""
+    got = visibility(_events((100.0, "h1", "maintenance", "m0", "start"), (200.0, "h1", "maintenance", "m0", "end")),
+                     _transitions(("h1", [(90.0, "UNKNOWN"), (120.0, "MAINTENANCE"), (200.0, "UP")])),
+                     _observations(), NO_SERVERS)
+    assert got["status"].tolist() == ["MAINTENANCE", "UP"]
+    assert got["visible_at"].tolist() == [120.0, 200.0]
+
+
+def test_visibility_observed_until_the_status_leaves_the_target_and_earliest_server():
+    """UNKNOWN → DOWN stays inside the target: a poll seeing DOWN before UP counts; the project's
+    earliest server wins, and a server that saw nothing does not erase it."""
+    got = visibility(_events((100.0, "h1", "host_crash", "f0", "start")),
+                     _transitions(("h1", [(155.0, "UNKNOWN"), (160.0, "DOWN"), (200.0, "UP")])),
+                     _observations(("s1", "p1", "h1", [(180.0, "DOWN")])),
+                     _servers(("s1", "p1", "h1"), ("s2", "p1", "h1")))
+    assert (got["visible_at"].item(), got["observed_at"].item()) == (155.0, 180.0)
+
+
+def test_visibility_policy_hides_the_status_that_showed():
+    """DOWN showed first: hidden from an ``unknown-only`` tenant (even if it later polls UNKNOWN) and
+    from a ``none`` one, with ``observed_at`` NaN; a host without servers is never hidden."""
+    got = visibility(_events((100.0, "h1", "host_crash", "f0", "start"), (100.0, "h9", "host_crash", "f9", "start")),
+                     _transitions(("h1", [(150.0, "DOWN"), (170.0, "UNKNOWN"), (300.0, "UP")])),
+                     _observations(("s1", "p1", "h1", [(175.0, "UNKNOWN")]), ("s3", "p3", "h1", [(160.0, "DOWN")])),
+                     _servers(("s1", "p1", "h1"), ("s2", "p2", "h1"), ("s3", "p3", "h1")),
+                     shown={"p1": "unknown-only", "p2": "none"})
+    rows = {p: (s, v, o, h) for p, s, v, o, h in zip(got["project"], got["status"], got["visible_at"],
+                                                     got["observed_at"], got["hidden_by_policy"])}
+    assert rows["p3"] == ("DOWN", 150.0, 160.0, False)
+    for project in ("p1", "p2"):
+        status, visible, observed, hidden = rows[project]
+        assert (status, visible, math.isnan(observed), hidden) == ("DOWN", 150.0, True, True)
+    h9 = got[got["host"] == "h9"]
+    assert h9["project"].isna().item() and not h9["hidden_by_policy"].item()
+
+
+HIDDEN_INPUT = _expected(
+    ("h2", "compute_hang:start", "f1", 50.0, "UNKNOWN", 55.0, "p1", 56.0),
+    ("h1", "host_crash:start", "f0", 100.0, "DOWN", 150.0, "p1", NAN, True),
+    ("h1", "host_crash:start", "f0", 100.0, "DOWN", 150.0, "p2", NAN),           # missed
+    ("h1", "host_crash:start", "f0", 100.0, "DOWN", 150.0, "p3", 160.0),
+)
+
+
+def test_summary_hidden_rows_and_a_table_without_the_hidden_column():
+    """``hidden`` counts rows hidden by policy, which are not ``missed``; without the column none is."""
+    got = summary(HIDDEN_INPUT, FALSE_UNKNOWN, host_days=1.5)
+    assert (got.loc["host_crash:start", "hidden"], got.loc["host_crash:start", "missed"]) == (1, 1)
+    assert (got.loc["compute_hang:start", "hidden"], got.loc["compute_hang:start", "missed"]) == (0, 0)
+    bare = summary(HIDDEN_INPUT.drop(columns="hidden_by_policy"), FALSE_UNKNOWN, host_days=1.5)
+    assert bare["hidden"].tolist()[:2] == [0, 0] and bare["missed"].tolist()[:2] == [0, 2]
+
+
+def test_summary_per_host_day_is_a_float_column_and_nan_without_host_days():
+    """``per_host_day`` is float (NaN on event rows), NaN for a run of no host-days; an empty table too."""
+    got = summary(SUMMARY_INPUT, FALSE_UNKNOWN, host_days=0.0)
+    assert got["per_host_day"].dtype == np.float64 and got["per_host_day"].isna().all()
+    empty = summary(SUMMARY_INPUT.iloc[:0], FALSE_UNKNOWN, host_days=1.5)
+    assert empty["per_host_day"].tolist() == [2.0]
+    stats = ["api_p50_s", "api_p95_s", "api_max_s", "tenant_p50_s", "tenant_p95_s", "tenant_max_s"]
+    assert (empty[stats].dtypes == np.float64).all()
+
+
+STAGE_COLUMNS = ["host", "fault", "event", "kind", "phase", "status", "project", "caused_at", "cause_to_api_s",
+                 "api_to_tenant_s", "cause_to_tenant_s", "outcome"]
+
+
+def test_stage_latencies_columns_index_and_types():
+    """The documented columns in order, the input's index, phases ``start`` then ``end``, object kinds
+    (also when empty) and float seconds from whole-second or all-None columns."""
+    got = stage_latencies(STAGE_INPUT.iloc[[6, 0]])
+    assert list(got.columns) == STAGE_COLUMNS
+    assert got.index.tolist() == [6, 0]
+    assert list(got["phase"].cat.categories) == ["start", "end"]
+    assert got["project"].tolist() == ["p1", "p1"] and got["caused_at"].tolist() == [500.0, 100.0]
+    empty = stage_latencies(STAGE_INPUT.iloc[:0])
+    assert list(empty.columns) == STAGE_COLUMNS and empty["kind"].dtype == object
+    whole = STAGE_INPUT.iloc[[0]].astype({"caused_at": "int64", "visible_at": "int64", "observed_at": "int64"})
+    got = stage_latencies(whole)
+    assert got["caused_at"].dtype == np.float64 and got["cause_to_api_s"].dtype == np.float64
+    blank = STAGE_INPUT.iloc[[3]].astype({"visible_at": object, "observed_at": object})
+    blank.loc[:, ["visible_at", "observed_at"]] = None
+    got = stage_latencies(blank)
+    assert got["outcome"].tolist() == ["never_visible"] and np.isnan(got["cause_to_tenant_s"].item())
+
+
+def test_stage_latencies_without_or_with_gaps_in_the_hidden_column():
+    """No ``hidden_by_policy`` column: nothing is hidden; a column with gaps (tables concatenated)
+    counts a gap as not hidden."""
+    bare = stage_latencies(STAGE_INPUT.drop(columns="hidden_by_policy"))
+    assert bare["outcome"].tolist() == ["seen", "missed", "missed", "never_visible", "never_visible", "no_tenant",
+                                        "seen"]
+    gaps = pd.concat([STAGE_INPUT.iloc[:2], STAGE_INPUT.iloc[2:].drop(columns="hidden_by_policy")])
+    assert gaps["hidden_by_policy"].isna().sum() == 5
+    got = stage_latencies(gaps)
+    assert got["outcome"].tolist() == ["seen", "hidden_by_policy", "missed", "never_visible", "never_visible",
+                                       "no_tenant", "seen"]
+
+
+def test_latency_table_columns_groups_and_tenant_stats_over_every_row():
+    """Columns in order; only the groups that occur; a null-project group keeps its API latency; tenant
+    stages average every seen row (two projects: 2 s and 5 s after the API → 3.5), the API stage
+    each event once."""
+    table = latency_table(STAGE_INPUT)
+    stats = [f"{stage.removesuffix('_s')}_{label}_s" for stage in STAGES for label in ("mean", "p50", "p95", "max")]
+    assert list(table.columns) == ["rows", "events", *OUTCOMES, *stats]
+    by_status = latency_table(STAGE_INPUT, by=("event", "status"))
+    assert len(by_status) == 4
+    assert [k for k in by_status.index if not pd.isna(k[1])] == [
+        ("compute_hang:start", "UNKNOWN"), ("host_crash:end", "UP"), ("host_crash:start", "UNKNOWN")]
+    by_project = latency_table(STAGE_INPUT, by=("project",))
+    no_tenant = by_project[by_project.index.isna()]
+    assert (no_tenant["rows"].item(), no_tenant["cause_to_api_mean_s"].item()) == (1, 52.0)
+    two = latency_table(SUMMARY_INPUT.iloc[:2])
+    row = two.loc["host_crash:start"]
+    assert (row["rows"], row["events"], row["seen"]) == (2, 1, 2)
+    assert (row["cause_to_api_mean_s"], row["api_to_tenant_mean_s"], row["api_to_tenant_max_s"]) == (55.0, 3.5, 5.0)
+    assert row["cause_to_tenant_mean_s"] == 58.5
+
+
+def test_detection_times_order_columns_kinds_and_open_failures_without_duration():
+    """Rows by start, then host; the documented columns and outcome categories; ``kinds`` selects
+    which faults count; without ``duration`` an open failure is still detected by a change."""
+    events = _events((20.0, "h2", "host_crash", "fa", "start"), (20.0, "h1", "compute_hang", "fz", "start"),
+                     (10.0, "h3", "partition", "fp", "start"), (100.0, "h3", "partition", "fp", "end"),
+                     (30.0, "h4", "host_crash", "fq", "start"), (50.0, "h4", "host_crash", "fq", "end"),
+                     (10.0, "h5", "control_plane_stall", "fs", "start"),
+                     (20.0, "h5", "control_plane_stall", "fs", "end"))
+    transitions = _transitions(("h1", [(25.0, "DOWN")]), ("h3", [(40.0, "UNKNOWN")]), ("h5", [(15.0, "UNKNOWN")]))
+    got = detection_times(events, transitions)
+    assert list(got.columns) == ["host", "fault", "kind", "start_at", "end_at", "detected_at", "t_d_s", "outcome"]
+    assert got["fault"].tolist() == ["fp", "fz", "fa", "fq"]
+    assert got["host"].tolist() == ["h3", "h1", "h2", "h4"]
+    assert got["kind"].tolist() == ["partition", "compute_hang", "host_crash", "host_crash"]
+    assert got["outcome"].tolist() == ["detected", "detected", "open", "ended_first"]
+    np.testing.assert_array_equal(got["t_d_s"], [30.0, 5.0, NAN, NAN])
+    stalls = detection_times(events, transitions, kinds=frozenset({"control_plane_stall"}))
+    assert (stalls["fault"].tolist(), stalls["t_d_s"].tolist()) == (["fs"], [5.0])
+    assert list(stalls["outcome"].dtype.categories) == ["detected", "ended_first", "open"]
+
+
+def test_detector_qos_down_answers_on_live_hosts_and_episodes_alone():
+    """DOWN on hosts with no failure counts against up-time, per host (two hosts DOWN at once count
+    twice); an episode with no transitions is still a mistake.
+
+    h1 DOWN 100–200 (100 s), h2 DOWN from 300 (700 s), h4 from 600 (400 s), h3 one 10 s episode:
+    up-time 4·1000 − 1200 = 2800 s.
+    """
+    transitions = _transitions(("h1", [(100.0, "DOWN"), (200.0, "UP")]), ("h2", [(300.0, "DOWN")]),
+                               ("h4", [(600.0, "DOWN")]))
+    fu = to_frame([FalseUnknownRecord("h3", 400.0, 410.0, "loss")], FalseUnknownRecord)
+    q = detector_qos(transitions, _events(), fu, 1000.0, 4)
+    assert q["hosts"] == 4.0 and q["up_time_s"] == 2800.0
+    assert q["lambda_m_per_s"] == 1 / 2800 and q["p_a"] == 1 - 10 / 2800 and q["t_m_s"] == 10.0
+
+
+def test_detector_qos_mistake_gap_in_up_time_at_a_down_interval_start():
+    """Mistakes at 50 and at 100, when a 100–200 hang starts: up-clocks 50 and 100, one 50 s gap."""
+    fu = to_frame([FalseUnknownRecord("h1", 50.0, 60.0, "loss"), FalseUnknownRecord("h1", 100.0, 110.0, "loss")],
+                  FalseUnknownRecord)
+    events = _events((100.0, "h1", "compute_hang", "f0", "start"), (200.0, "h1", "compute_hang", "f0", "end"))
+    q = detector_qos(_transitions(), events, fu, 1000.0, 1)
+    assert (q["t_mr_n"], q["t_mr_s"]) == (1.0, 50.0)
+
+
+def test_detector_qos_without_up_time_and_without_warnings():
+    """A host failed the whole run: no up-time, so λ_M and P_A are NaN; 0.5 s of up-time is enough
+    for them; a quiet cloud's NaNs come without numpy's empty-mean warnings."""
+    whole = detector_qos(_transitions(), _events((0.0, "h1", "host_crash", "f0", "start")), FALSE_UNKNOWN.iloc[:0],
+                         100.0, 1)
+    assert whole["up_time_s"] == 0.0 and np.isnan(whole["lambda_m_per_s"]) and np.isnan(whole["p_a"])
+    almost = detector_qos(_transitions(), _events((0.0, "h1", "host_crash", "f0", "start"),
+                                                  (99.5, "h1", "host_crash", "f0", "end")),
+                          FALSE_UNKNOWN.iloc[:0], 100.0, 1)
+    assert (almost["up_time_s"], almost["lambda_m_per_s"], almost["p_a"]) == (0.5, 0.0, 1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        q = detector_qos(_transitions(), _events(), FALSE_UNKNOWN.iloc[:0], 100.0, 3)
+    assert np.isnan(q["t_d_mean_s"]) and np.isnan(q["t_mr_s"])
+
+
+def test_stale_exposure_columns_ties_null_projects_and_open_failures_without_duration():
+    """Columns in order; two polls at one instant keep the table's order (the last is the view);
+    a null project is no tenant; an open failure without ``duration`` is NaN even where nothing
+    was stale at its start."""
+    events = _events((100.0, "h1", "host_crash", "f0", "start"), (200.0, "h1", "host_crash", "f0", "end"),
+                     (100.0, "h2", "host_crash", "f2", "start"), (130.0, "h2", "host_crash", "f2", "end"),
+                     (100.0, "h3", "host_crash", "f3", "start"))
+    transitions = _transitions(("h3", [(50.0, "UNKNOWN")]))
+    observations = to_frame([ObservationRecord(130.0, "p1", "s1", "h1", "UP", "UNKNOWN"),
+                             ObservationRecord(150.0, "p1", "s1", "h1", "UNKNOWN", "UP"),
+                             ObservationRecord(150.0, "p1", "s2", "h1", "UP", "UNKNOWN"),
+                             ObservationRecord(60.0, "p3", "s3", "h3", "UP", "UNKNOWN")], ObservationRecord)
+    servers = pd.DataFrame({"host": ["h1", "h2", "h3"], "project": ["p1", None, "p3"]})
+    got = stale_exposure(events, transitions, observations, servers)
+    assert list(got.columns) == ["host", "fault", "kind", "start_at", "end_at", "open", "project", "sees",
+                                 "api_stale_s", "tenant_stale_s"]
+    rows = {r.fault: r for r in got.itertuples()}
+    assert len(got) == 3 and rows["f0"].kind == "host_crash"
+    assert (rows["f0"].api_stale_s, rows["f0"].tenant_stale_s) == (100.0, 30.0)
+    assert pd.isna(rows["f2"].project) and np.isnan(rows["f2"].tenant_stale_s) and rows["f2"].api_stale_s == 30.0
+    assert np.isnan(rows["f3"].api_stale_s) and np.isnan(rows["f3"].tenant_stale_s)
+
+
+def _result(visibility_table: pd.DataFrame, meta: dict | None = None) -> Result:
+    """Two hosts for a day (2 host-days): a crash f0 on h0, a partition f2 on both hosts, two crashes
+    f1 and f3 (open) on h1, one false UNKNOWN on h0; p1 (on h1) may see no ``host_status``."""
+    h0, h1 = "compute-000", "compute-001"
+    scenario = load_scenario({"duration": 86400, "cloud": {"hosts": 2, "projects": 2, "servers_per_host": 1}})
+    events = _events((50.0, h0, "control_plane_stall", "s0", "start"), (60.0, h0, "control_plane_stall", "s0", "end"),
+                     (100.0, h0, "host_crash", "f0", "start"), (400.0, h0, "host_crash", "f0", "end"),
+                     (1000.0, h0, "partition", "f2", "start"), (1000.0, h1, "partition", "f2", "start"),
+                     (1030.0, h0, "partition", "f2", "end"), (1030.0, h1, "partition", "f2", "end"),
+                     (2000.0, h1, "host_crash", "f1", "start"), (2030.0, h1, "host_crash", "f1", "end"),
+                     (3000.0, h1, "host_crash", "f3", "start"))
+    transitions = _transitions((h0, [(155.0, "UNKNOWN"), (405.0, "UP"), (1010.0, "UNKNOWN"), (1035.0, "UP"),
+                                     (5000.0, "UNKNOWN"), (5010.0, "UP")]))
+    observations = _observations(("s0", "p0", h0, [(157.0, "UNKNOWN"), (407.0, "UP")]),
+                                 ("s1", "p1", h1, [(1010.0, None)]))
+    fu = to_frame([FalseUnknownRecord(h0, 5000.0, 5010.0, "loss")], FalseUnknownRecord)
+    return Result(scenario=scenario, events=events, actions=pd.DataFrame(), transitions=transitions,
+                  observations=observations, visibility=visibility_table, false_unknown=fu,
+                  meta={"tenant_host_status": {"p1": "none"}} if meta is None else meta)
+
+
+RESULT_VISIBILITY = _expected(
+    ("compute-000", "control_plane_stall:start", "s0", 50.0, None, NAN, "p0", NAN),
+    ("compute-000", "host_crash:start", "f0", 100.0, "UNKNOWN", 155.0, "p0", 157.0),
+    ("compute-001", "partition:end", "f2", 1030.0, "UP", 1030.0, "p1", NAN, True),
+    ("compute-000", "host_crash:end", "f0", 400.0, "UP", 405.0, "p0", 407.0),
+    ("compute-000", "partition:start", "f2", 1000.0, "UNKNOWN", 1010.0, "p0", NAN),
+    ("compute-000", "partition:end", "f2", 1030.0, "UP", 1035.0, "p0", NAN),
+    ("compute-001", "host_crash:start", "f1", 2000.0, None, NAN, "p1", NAN),
+    ("compute-001", "host_crash:start", "f3", 3000.0, None, NAN, "p1", NAN),
+)
+
+
+def test_run_summary_policy_open_failures_shared_faults_and_missed_rows():
+    """Hand-worked: API stale f0 55, f2 10 (h0) and 30 (h1), f1 30, f3 open 86400 − 3000 = 83400 over
+    five failures; tenants the same but f0 57 and, for p1 (sees nothing, so never told), the whole
+    of f2, f1 and f3; two missed rows and one hidden; one false UNKNOWN in 2 host-days."""
+    got = run_summary(_result(RESULT_VISIBILITY))
+    assert got["failures"] == 5.0
+    assert got["stale_api_s_per_failure"] == pytest.approx((55 + 10 + 30 + 30 + 83400) / 5)
+    assert got["stale_up_s_per_failure"] == pytest.approx((57 + 30 + 30 + 30 + 83400) / 5)
+    assert (got["detect_api_mean_s"], got["detect_api_n"]) == (55.0, 1.0)
+    assert (got["missed"], got["hidden"]) == (2.0, 1.0)
+    assert (got["host_days"], got["false_unknown_per_host_day"]) == (2.0, 0.5)
+    # all tenants seeing host_status: p1's poll at 1010 (no key) ends its staleness
+    everything = run_summary(_result(RESULT_VISIBILITY, meta={}))
+    assert everything["stale_up_s_per_failure"] == pytest.approx((57 + 30 + 10 + 0 + 0) / 5)
+
+
+def test_run_summary_without_or_with_gaps_in_the_hidden_column():
+    """No ``hidden_by_policy`` column: nothing hidden, three missed; gaps (tables concatenated) are not hidden."""
+    bare = run_summary(_result(RESULT_VISIBILITY.drop(columns="hidden_by_policy")))
+    assert (bare["missed"], bare["hidden"]) == (3.0, 0.0)
+    gaps = pd.concat([RESULT_VISIBILITY.iloc[:3], RESULT_VISIBILITY.iloc[3:].drop(columns="hidden_by_policy")])
+    got = run_summary(_result(gaps))
+    assert (got["missed"], got["hidden"]) == (2.0, 1.0)
+
+
+def test_run_summary_of_a_quiet_run_is_nan_without_warnings():
+    """No crash, failure or poll: the means are NaN, and numpy's empty-mean warning is not raised."""
+    quiet = Result(scenario=load_scenario({"duration": 3600, "cloud": {"hosts": 1, "projects": 1,
+                                                                       "servers_per_host": 1}}),
+                   events=_events(), actions=pd.DataFrame(), transitions=_transitions(),
+                   observations=_observations(), visibility=_expected(), false_unknown=FALSE_UNKNOWN.iloc[:0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = run_summary(quiet)
+    for key in ("detect_api_mean_s", "detect_tenant_mean_s", "stale_up_s_per_failure", "stale_api_s_per_failure"):
+        assert np.isnan(got[key]), key
+    assert (got["detect_api_n"], got["failures"]) == (0.0, 0.0)
