@@ -244,3 +244,22 @@ def test_hiccups_do_not_touch_the_mc_driver():
     hs = _stream(hiccups=_FixedHiccups([(100.0, 170.0)]), driver="mc")
     assert hs.last_report(125.0) == (125.0, 125.0)
     assert hs.next_liveness_change(100.0, 60.0, "mc") is None  # never down before the horizon
+
+
+# --- hiccup draws across folds (mutation testing, docs/testing.md) ------------------------------
+
+
+def test_hiccup_drops_keep_their_report_across_folds():
+    """A hiccup over the whole run, fraction 0.5: report k (tick 5 + 10k) is dropped iff its own
+    uniform u[k] < 0.5, u drawn from the host's hiccup stream by chunks of 512.  Read in steps of
+    1,000 s to 15,000 s, the folds forget old draws (past report 512) without shifting the rest."""
+    rng = np.random.default_rng(3)
+    u = np.concatenate([rng.random(512) for _ in range(4)])
+    hs = _stream(hiccups=_FixedHiccups([(0.0, 1e6)]), fraction=0.5, hiccup_rng=np.random.default_rng(3),
+                 horizon=1e6)
+    hs.record = True
+    for t in range(1000, 15000, 1000):
+        hs.writes(float(t))
+    assert hs._draw_base > 0  # the folds did forget draws
+    kept = np.flatnonzero(u[:1500] >= 0.5)
+    assert hs.writes(15000.0).tolist() == (5.0 + 10.0 * kept).tolist()

@@ -635,3 +635,218 @@ def test_replan_across_a_restart_keeps_both_timers():
 def test_explain_down_outage_before_the_first_set_is_memcached():
     """mc, outage [3, 50) before the first tick (5): at 3 nothing was ever set, memcached is out."""
     assert _mc_stream([Window(3.0, 50.0)]).explain_down(3.0) == "memcached"
+
+
+# --- chunk edges, folds and zero-length outages (mutation testing, docs/testing.md) -------------
+
+
+def _jittered(seed: int, *, horizon=1e6, delay=_zero_delay) -> HeartbeatStream:
+    """jitter 1, no loss: with a delay sampler that ignores the generator, the host's stream draws
+    only the jitters, ``uniform(-1, 1)`` by chunks of 512 (see :func:`_jitters`)."""
+    return HeartbeatStream(report_interval=10.0, first_report_delay=5.0, jitter=1.0, delay=delay, loss=0.0,
+                           rng=np.random.default_rng(seed), stalls=[], phase=None, horizon=horizon)
+
+
+def _jitters(seed: int, chunks: int) -> np.ndarray:
+    """The jitters of reports 0 … 512·chunks − 1, drawn by hand from the same seed."""
+    from simstatus.model.streams import quantize
+
+    rng = np.random.default_rng(seed)
+    return np.concatenate([quantize(rng.uniform(-1.0, 1.0, 512)) for _ in range(chunks)])
+
+
+def test_planning_one_chunk_of_ticks_draws_one_chunk():
+    """The first read plans 512 Δ = 5,120 s: ticks 5 … 5,115 are reports 0-511, one chunk of draws
+    (the tick at 5,125 lies beyond the plan and is not generated yet)."""
+    hs = _stream(horizon=1e6)
+    assert hs.last_report(1.0) is None
+    assert hs._delays.size == 512
+
+
+def test_a_fold_forgets_draws_and_timers_that_no_longer_matter():
+    """Delay 2: report 512 (sent 5,125) is in flight when the timer stops at 5,126; restarted at once
+    with a first delay of 5, the new timer's first report is 513 (sent 5,131, landing 5,133).  A fold
+    at 5,128, after report 512 landed at 5,127, keeps the draws one chunk behind the first report that
+    may still change (513 − 512 = 1 on), forgets the stopped timer, and no history (record off)."""
+    hs = _stream(_constant_delay(2.0), horizon=1e6)
+    hs.stop(5126.0)
+    hs.start(5126.0, 5.0)
+    hs.replan(5128.0)
+    assert hs._draw_base == 1
+    assert len(hs._segments) == 1 and hs._segments[0].k0 == 513
+    assert hs._history == []
+    assert hs.last_report(5133.0) == (5133.0, 5133.0)
+    assert hs.report_count(5133.0) == 514
+
+
+def test_reading_on_after_a_fold_that_leaves_one_planned_write():
+    """A fold at 5,115 leaves one planned write (report 511 at 5,115, written at exactly now); the
+    plan then grows past 5,120 from it: nothing changes up to 5,115 + 1,024 Δ = 15,355."""
+    hs = _stream(horizon=1e6)
+    assert hs.next_liveness_change(5115.0, 60.0, "db") == (15355.0, None)
+    assert hs.last_report(15355.0) == (15355.0, 15355.0)
+
+
+def test_a_read_far_ahead_plans_a_write_at_exactly_that_instant():
+    """The first read at 6,005 plans up to 6,005 itself; report 600 is written then and is read."""
+    assert _stream(horizon=1e6).last_report(6005.0) == (6005.0, 6005.0)
+
+
+def test_a_read_far_ahead_counts_a_tick_that_jitter_moves_before_it():
+    """Jitter 1, the first read at report K's nominal tick 5 + 10K (K ≥ 600, past the first chunk)
+    with u[K] < 0: report K was sent and written at 5 + 10K + u[K], before the read."""
+    u = _jitters(3, 2)
+    K = 600 + int(np.flatnonzero(u[600:] < 0)[0])
+    t = 5.0 + 10.0 * K
+    assert _jittered(3).last_report(t) == (t + u[K], t + u[K])
+
+
+def test_a_horizon_at_the_first_tick_counts_it_when_jitter_moves_it_earlier():
+    """Horizon 5 and jitter 1 (seed 2: u[0] < 0): report 0 is written at 5 + u[0], inside the run."""
+    u = _jitters(2, 1)
+    assert u[0] < 0
+    assert _jittered(2, horizon=5.0).last_report(5.0) == (5.0 + u[0], 5.0 + u[0])
+
+
+def test_no_jitter_draws_nothing_from_the_host_stream():
+    """jitter 0 and delays uniform(0, 5) drawn from the host's stream: reports 512 … use the second
+    chunk of delay draws, unshifted by any jitter draw (report k lands at 5 + 10k + d[k])."""
+    from simstatus.model.streams import quantize
+
+    def delay(rng, n):
+        return rng.uniform(0.0, 5.0, n)
+
+    rng = np.random.default_rng(0)  # the seed _stream gives the host
+    d = np.concatenate([quantize(rng.uniform(0.0, 5.0, 512)) for _ in range(2)])
+    hs = _stream(delay, horizon=1e6)
+    hs.record = True
+    assert hs.writes(5290.0).tolist() == (5.0 + 10.0 * np.arange(529) + d[:529]).tolist()
+
+
+def test_replan_between_a_tick_and_its_jittered_send():
+    """jitter 1, a replan half a second before report K's nominal tick, K sent after it (u[K] > -0.5):
+    every report is written once, at 5 + 10k + u[k], K included."""
+    u = _jitters(0, 1)
+    K = 3 + int(np.flatnonzero(u[3:] > -0.5)[0])
+    hs = _jittered(0)
+    hs.record = True
+    hs.replan(4.5 + 10.0 * K)
+    assert hs.writes(10.0 * (K + 3)).tolist() == (5.0 + 10.0 * np.arange(K + 3) + u[:K + 3]).tolist()
+
+
+def test_explain_down_ignores_a_report_sent_after_the_instant():
+    """jitter 1, partitioned from half a second before report K's nominal tick, K sent after that
+    instant: nothing sent by then was cut (report K−1 landed before it): delay."""
+    u = _jitters(0, 1)
+    K = 3 + int(np.flatnonzero(u[3:] > -0.5)[0])
+    at = 4.5 + 10.0 * K
+    hs = _jittered(0)
+    hs.partitions = [Window(at, 1e6)]
+    assert hs.explain_down(at) == "delay"
+
+
+def test_explain_down_at_a_write_instant_counts_from_that_write():
+    """Report 3 (sent 35) takes 15 s, landing at 50; report 4, sent at 45, is cut by a partition
+    [45, 46).  At 50 the newest write is report 3's, and report 4 after it was partitioned."""
+    hs = _stream(_delays_by_report({3: 15.0}))
+    hs.partitions = [Window(45.0, 46.0)]
+    assert hs.explain_down(50.0) == "partition"
+
+
+def test_a_report_overtaken_across_a_chunk_edge_leaves_the_others_pending():
+    """Reads at 1, 5,121 and 10,244 plan up to 5,120, 10,240 and 15,360.  Report 1000 (sent 10,005)
+    takes 1,000 s and report 1023 (sent 10,235) 8 s: both are still in flight at 10,240, report 1000
+    already overtaken by 1001 … 1022.  Report 1023 lands at 10,243, in the next chunk."""
+    hs = _stream(_delays_by_report({1000: 1000.0, 1023: 8.0}), horizon=1e6)
+    assert hs.last_report(1.0) is None
+    assert hs.last_report(5121.0) == (5115.0, 5115.0)
+    assert hs.last_report(10244.0) == (10243.0, 10243.0)
+    assert hs.report_count(10244.0) == 1024
+
+
+def test_two_writes_out_of_order_in_one_plan():
+    """Horizon 20: reports 0 (sent 5, 12 s late: lands 17) and 1 (sent 15, lands 15) are the whole
+    plan; report 0 lands after the newer one and is not written."""
+    hs = _stream(_delays_by_report({0: 12.0}), horizon=20.0)
+    hs.record = True
+    assert hs.last_report(16.0) == (15.0, 15.0)
+    assert hs.last_report(18.0) == (15.0, 15.0)
+    assert hs.writes(20.0).tolist() == [15.0]
+
+
+def test_next_change_looks_ahead_lookahead_intervals_from_a_fresh_plan():
+    """LOOKAHEAD 768 (between one and two chunks): asked at 0 with nothing planned, the answer is
+    0 + 768 Δ = 7,680, not a whole number of chunks."""
+    hs = _stream(horizon=1e6)
+    hs.LOOKAHEAD = 768
+    assert hs.next_liveness_change(0.0, 60.0, "db") == (7680.0, None)
+
+
+def test_next_change_a_read_past_the_plan_extends_it_by_one_chunk():
+    """LOOKAHEAD 256 (2,560 s; the step stays one chunk, 5,120 s): from 0 the plan reaches 5,120;
+    asked at 5,121 it grows one chunk past its end, to 10,240, which is far enough ahead."""
+    hs = _stream(horizon=1e6)
+    hs.LOOKAHEAD = 256
+    assert hs.next_liveness_change(0.0, 60.0, "db") == (5120.0, None)
+    assert hs.next_liveness_change(5121.0, 60.0, "db") == (10240.0, None)
+
+
+def test_three_timers_alive_at_once():
+    """Delay 25: timer 1 sends 5 … 45 and stops at 46; timer 2 (started at 50) sends reports 5-7 at
+    50, 60, 70 and stops at 72; timer 3 (started at 73) sends report 8 at 73.  A replan at 74 fates
+    reports 5-8 over three timers: they land at 75, 85, 95 and 98."""
+    hs = _stream(_constant_delay(25.0))
+    hs.stop(46.0)
+    hs.start(50.0, 0.0)
+    hs.stop(72.0)
+    hs.start(73.0, 0.0)
+    hs.replan(74.0)
+    assert [hs.last_report(t) for t in (80.0, 90.0, 96.0, 99.0)] == [
+        (75.0, 75.0), (85.0, 85.0), (95.0, 95.0), (98.0, 98.0)]
+
+
+def test_mc_zero_length_restart_empties_the_cache_at_that_instant():
+    """mc, memcached restarted at once at 100 (``Window(100, 100, flush=True)``), ticks 5, 15, …, no
+    delay: the key set at 95 is gone at 100 (the restart), memcached is never out, the set at 105
+    makes the host up again."""
+    hs = _mc_stream([Window(100.0, 100.0, flush=True)])
+    assert hs.last_report(99.9) == (95.0, 95.0)
+    assert hs.last_report(100.0) is None
+    assert hs.explain_down(100.0) == "memcached"
+    assert hs.last_report(105.0) == (105.0, 105.0)
+    hs = _mc_stream([Window(100.0, 100.0, flush=True)])
+    assert hs.next_liveness_change(50.0, 60.0, "mc") == (100.0, False)
+    assert hs.next_liveness_change(100.0, 60.0, "mc") == (105.0, True)
+
+
+def test_mc_zero_length_restart_keeps_a_set_landing_at_that_instant():
+    """Delay 5: sets land at 10, 20, …; the one landing at 100, the restart's instant, comes after the
+    restart and is kept: read at 100, and the host never goes down (regression: liveness went down
+    at 100 and the run never advanced past it)."""
+    hs = _mc_stream([Window(100.0, 100.0, flush=True)], delay=_constant_delay(5.0))
+    assert hs.last_report(99.9) == (90.0, 90.0)
+    assert hs.last_report(100.0) == (100.0, 100.0)
+    hs = _mc_stream([Window(100.0, 100.0, flush=True)], delay=_constant_delay(5.0))
+    assert hs.next_liveness_change(50.0, 60.0, "mc") is None
+    assert hs.next_liveness_change(100.0, 60.0, "mc") is None
+
+
+def test_mc_outage_from_the_horizon_on_is_after_the_run():
+    """Horizon 1,000 and an outage [1000, 1100): liveness would change just after the run ends."""
+    assert _mc_stream([Window(1000.0, 1100.0)]).next_liveness_change(900.0, 60.0, "mc") is None
+
+
+def test_mc_outage_ending_at_the_horizon_keeps_the_host_down_to_the_end():
+    """Horizon 1,000, outage [960, 1000) without restart: down from 960; the key set at 955 would be
+    read again at 1,000, the run's end, so nothing changes within the run."""
+    hs = _mc_stream([Window(960.0, 1000.0)])
+    assert hs.next_liveness_change(950.0, 60.0, "mc") == (960.0, False)
+    assert hs.next_liveness_change(970.0, 60.0, "mc") is None
+
+
+def test_mc_key_expiring_as_the_outage_ends_stays_down():
+    """Outage [100, 155) without restart; the key set at 95 expires at 95 + 60 = 155, the outage's
+    end, and the report of 155 never lands: down from 100 until the set at 165."""
+    hs = _mc_stream([Window(100.0, 155.0)], delay=_delays_by_report({15: 1e9}))
+    assert hs.next_liveness_change(99.0, 60.0, "mc") == (100.0, False)
+    assert hs.next_liveness_change(100.0, 60.0, "mc") == (165.0, True)

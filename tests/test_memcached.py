@@ -272,3 +272,23 @@ def test_db_runs_the_same_with_or_without_outages():
     a, b = simstatus.simulate(without), simstatus.simulate(db)
     assert len(a.transitions) > 0
     assert b.transitions.equals(a.transitions) and b.false_unknown.equals(a.false_unknown)
+
+
+# --- a zero-length restart (mutation testing, docs/testing.md) ----------------------------------
+
+
+def test_zero_length_restart_empties_the_cache_at_that_instant():
+    """duration 0, restart: memcached comes back empty at once at 100.  The key set at 95 is gone,
+    memcached is never out, and the set at 105 brings each host back (a false UNKNOWN 100 → 105)."""
+    r = simstatus.simulate(_scenario([_outage(at=100, duration=0)]))
+    for host in (H0, H1):
+        assert transitions_of(r, host, since=10.0) == [(100.0, "UP", "UNKNOWN"), (105.0, "UNKNOWN", "UP")]
+        assert _false_unknown(r, host) == [(100.0, 105.0, "memcached")]
+
+
+def test_zero_length_restart_as_a_set_lands_loses_nothing():
+    """duration 0, restart at 105, the instant every host sets its key: the set comes after the
+    restart, so no host is ever UNKNOWN (regression: the run never got past 105)."""
+    r = simstatus.simulate(_scenario([_outage(at=105, duration=0)]))
+    for host in (H0, H1):
+        assert transitions_of(r, host, since=10.0) == []

@@ -524,7 +524,9 @@ class HeartbeatStream:
         extra_t: list[float] = []
         extra_v: list[bool] = []
         for w in self.outages:
-            if start <= w.start < end:
+            # an outage of zero length (memcached restarted at once) is never out: it only empties
+            # the cache, which ``hi`` already holds; a down entry would contradict a set landing then
+            if start <= w.start < end and w.start < w.end:
                 extra_t.append(w.start)
                 extra_v.append(False)
             if start < w.end < end:
