@@ -10,6 +10,7 @@ The simulation check is in the conductor tests.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -197,3 +198,38 @@ def test_bad_background_utilisation() -> None:
 def test_unknown_hosts_needs_the_effective_service_down_time() -> None:
     with pytest.raises(ValueError, match="must exceed report_interval"):
         theory.conductor_unknown_hosts(10, 10, FIXED_5MS)
+
+
+# --- mutation testing (docs/testing.md, the `theory` room) --------------------------------------
+
+
+def test_messages_name_the_argument_at_fault() -> None:
+    """Every refusal names the argument and the rule, in full."""
+    with pytest.raises(ValueError, match=r"\(got 1\.0\): at 1 the conductor would have no time left for reports$"):
+        theory.conductor_background_rate(1.0, FIXED_5MS)
+    with pytest.raises(ValueError, match="^count must be a whole number >= 1"):
+        theory.conductor_background_rate(0.5, FIXED_5MS, count=0)
+    with pytest.raises(ValueError, match=re.escape("> 0 (jobs that take no time keep no worker busy)") + "$"):
+        theory.conductor_background_rate(0.5, dist(dist="fixed", value=0.0))
+    with pytest.raises(ValueError, match="^service_down_time must be a finite number of seconds > 0"):
+        theory.conductor_unknown_hosts(0, 10, FIXED_5MS)
+    with pytest.raises(ValueError, match="^report_interval must be a finite number of seconds > 0"):
+        theory.conductor_unknown_hosts(60, 0, FIXED_5MS)
+    with pytest.raises(ValueError, match=re.escape(": pass the effective value (Nova replaces T <= report_interval "
+                                                   "with 2.5 × it)") + "$"):
+        theory.conductor_unknown_hosts(10, 10, FIXED_5MS)
+
+
+def test_load_keeps_its_inputs_and_accepts_a_one_second_interval() -> None:
+    """The result echoes hosts and Δ; Δ = 1 s, T = 2.5 s: N* = 1/0.005 = 200, N_U = 200·2.5 = 500."""
+    load = theory.conductor_load(1000, 10, FIXED_5MS)
+    assert load.hosts == 1000 and load.report_interval == 10.0
+    assert theory.conductor_unknown_hosts(2.5, 1, FIXED_5MS) == pytest.approx(500.0)
+
+
+def test_unknown_hosts_passes_every_conductor_setting_on() -> None:
+    """count 2 × workers 2, 10 background jobs/s of 20 ms: λ_b = 2.5/s per worker, ρ_b = 0.05,
+    N* = 10·4·0.95/0.005 = 7600, N_U = 7600·60/10 = 45,600."""
+    got = theory.conductor_unknown_hosts(60, 10, FIXED_5MS, count=2, workers=2, background_rate=10,
+                                         background_service=dist(dist="fixed", value=0.02))
+    assert got == pytest.approx(45_600.0)
