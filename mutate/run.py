@@ -34,11 +34,41 @@ COPIED = ("simstatus", "tests", "data", "api")
 
 
 class Room(NamedTuple):
-    """One mutated file and the fast test files that exercise it."""
+    """One mutated file, the fast test files that exercise it and tests of theirs left out (pytest
+    node ids or their prefixes, for ``--deselect``)."""
 
     source: str
     tests: tuple[str, ...]
+    left_out: tuple[str, ...] = ()
 
+
+_ENGINE, _BEHAVIOUR = "tests/test_conductor_engine.py::test_", "tests/test_conductor_behaviour.py::test_"
+#: the conductor's fast tests take ~20 s, and a surviving mutant pays for every test that called its
+#: function: the room leaves out the whole-run repeats of the engines' window-by-window comparison,
+#: its two slowest cases and the per-report copies of the hand-worked tests (docs/testing.md, "The
+#: conductor room"); tests added to the two files later join the room
+_CONDUCTOR_LEFT_OUT = (
+    f"{_ENGINE}a_run_with_the_per_report_engine_gives_the_same_tables",
+    f"{_ENGINE}a_stall_ending_on_a_window_boundary_holds_the_queue_until_it_ends",
+    f"{_ENGINE}fast_path_equals_per_report_engine_window_by_window[load]",
+    f"{_ENGINE}fast_path_equals_per_report_engine_window_by_window[stall_ends_on_a_boundary]",
+    *(f"{_BEHAVIOUR}{name}[per-report]" for name in (
+        "a_call_longer_than_the_interval_starts_the_next_at_once",
+        "a_call_shorter_than_the_interval_keeps_the_timer_period",
+        "a_call_of_exactly_the_interval_counts_as_an_overrun", "herd_after_a_stall_shorter_than_the_rpc_timeout",
+        "herd_after_a_stall_longer_than_the_rpc_timeout_drops_expired_reports",
+        "a_partitioned_host_sends_one_report_per_rpc_timeout", "a_partition_of_every_host_at_once",
+        "lost_reports_with_timeout_wait_out_the_rpc_timeout", "lost_reports_with_error_keep_the_timer_period",
+        "a_conductor_stall_longer_than_service_down_time_downs_every_db_host_but_no_mc_host",
+        "clock_skew_stamps_only_the_writes_its_conductor_serves",
+        "saturated_conductor_serves_each_host_once_per_n_service_times",
+        "false_unknown_of_a_saturated_conductor_is_blamed_on_the_conductor")),
+    *(f"{_BEHAVIOUR}{name}-per-report]" for name in (
+        "restart_waits_startup_then_first_report_delay[host_crash-335",
+        "restart_waits_startup_then_first_report_delay[compute_hang-300",
+        "hosts_beyond_the_unknown_count_flip_every_cycle[20-False",
+        "hosts_beyond_the_unknown_count_flip_every_cycle[30-True")),
+)
 
 #: smallest first, as `make mutate` runs them; the conductor is the newest room
 ROOMS: dict[str, Room] = {
@@ -57,7 +87,7 @@ ROOMS: dict[str, Room] = {
     "theory": Room("simstatus/theory.py",
                    ("tests/test_theory.py", "tests/test_theory_hand_values.py", "tests/test_theory_conductor.py")),
     "conductor": Room("simstatus/model/conductor.py",
-                      ("tests/test_conductor_engine.py", "tests/test_conductor_behaviour.py")),
+                      ("tests/test_conductor_engine.py", "tests/test_conductor_behaviour.py"), _CONDUCTOR_LEFT_OUT),
 }
 
 #: what every room shares with the repository's own pytest settings, minus testpaths and nbval
@@ -92,6 +122,7 @@ def room_config(room: Room) -> str:
     shared = project.get("tool", {}).get("mutmut", {})
     pytest_ini = project.get("tool", {}).get("pytest", {}).get("ini_options", {})
     tests = [t for t in room.tests if (ROOT / t).exists()]
+    tests += [arg for test in room.left_out for arg in ("--deselect", test)]
     lines = ["[tool.mutmut]", 'source_paths = ["simstatus"]', f"only_mutate = {_toml_list([room.source])}",
              f"pytest_add_cli_args_test_selection = {_toml_list(tests)}"]
     for key, value in shared.items():

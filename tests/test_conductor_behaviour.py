@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 from simstatus import theory
+from simstatus.model import conductor as C
 from simstatus.model.conductor import FATES
 from simstatus.model.streams import quantize, stream
 from simstatus.model.world import World
@@ -529,3 +530,232 @@ def test_every_crash_shows_within_service_down_time_whoever_solved_its_window():
     latency = (v.visible_at - v.caused_at).dropna()
     assert len(latency) > 3
     assert latency.between(60 - 10 - 1, 60 + 1).all(), latency.max()
+
+
+# --- 9. tests written for mutation testing (docs/testing.md, "The conductor room") -----------------
+
+
+def _world(mapping: dict, *, record: bool = False) -> World:
+    """A world whose planner has solved nothing yet (``record``: keep every settled report)."""
+    world = World(load_scenario(mapping))
+    world.planner.record = record
+    return world
+
+
+REPORT_COLUMNS = ["host", "report", "sent_at", "fate", "wait_s", "settled_at"]
+
+
+def test_reports_before_any_window_is_an_empty_table_and_without_record_an_error():
+    """Nothing solved yet: no row, the documented columns and integer ids; ``record`` off refuses."""
+    table = _world(_scenario(hosts=2, duration=100), record=True).planner.reports()
+    assert list(table.columns) == REPORT_COLUMNS and len(table) == 0
+    assert (table["host"].dtype, table["report"].dtype) == (np.int64, np.int64)
+    with pytest.raises(RuntimeError, match=r"^set planner\.record = True before the run to keep its reports$"):
+        _world(_scenario(hosts=2, duration=100)).planner.reports()
+
+
+def test_reports_until_solves_up_to_there_and_lists_what_settled_before_it():
+    """Two cold hosts, σ = q, one worker: both send at 5, 15, 25; both arrive at s + 0.5, host 0 is
+    served first (written at s + 0.5 + q, no wait), host 1 after it (written at s + 0.5 + 2q, waited
+    q).  ``until`` = 30 on a planner that has solved nothing: six rows, by settle time, numbered from
+    0; ``until`` = 5.5 + 2q leaves out host 1's first write, settled at exactly that instant."""
+    table = _world(_scenario(hosts=2, duration=100), record=True).planner.reports(until=30)
+    assert list(table.columns) == REPORT_COLUMNS
+    assert table.index.tolist() == list(range(6))
+    rows = [(h, k, 5.0 + 10 * k, "written", h * Q, 5.5 + 10 * k + (h + 1) * Q) for k in range(3) for h in range(2)]
+    assert list(zip(table["host"].tolist(), table["report"].tolist(), table["sent_at"].tolist(),
+                    table["fate"].astype(str).tolist(), table["wait_s"].tolist(),
+                    table["settled_at"].tolist())) == rows
+    first = _world(_scenario(hosts=2, duration=100), record=True).planner.reports(until=5.5 + 2 * Q)
+    assert list(zip(first["host"].tolist(), first["report"].tolist())) == [(0, 0)]
+
+
+def test_a_long_run_with_lost_reports_keeps_the_timer_rule_when_the_draw_bank_grows():
+    """One host, loss 0.1, ``lost_reports = "timeout"``, 6 h: the planner's windows are 512 Δ long
+    for one host, so the bank of per-report draws outgrows its first 1,024 columns.  Each call
+    ends at its answer (0.5 + q + 0.5 < Δ: the next send Δ after) or, lost, at s + R (R ≥ Δ: the next
+    send then), so consecutive sends are 10 or 60 s apart as the report was written or lost."""
+    run = _run(_scenario(duration=6 * 3600, heartbeat={"loss": 0.1}, conductor={"lost_reports": "timeout"}))
+    assert run.world.planner.draws.cap > 1024
+    order = np.argsort(run.r_s[run.r_host == 0])
+    s, fate = run.r_s[run.r_host == 0][order], run.r_fate[run.r_host == 0][order]
+    assert set(fate.tolist()) == {WRITTEN, LOST}
+    assert np.diff(s).tolist() == [R if f == LOST else DELTA for f in fate[:-1].tolist()]
+
+
+def _fixed_windows(monkeypatch, length: float) -> None:
+    """Worlds built after this solve windows of ``length`` seconds (results do not depend on it)."""
+    from simstatus.model import conductor
+
+    class Fixed(conductor.ConductorPlanner):
+        def __init__(self, **kw):
+            super().__init__(**{**kw, "window": length})
+
+    monkeypatch.setattr("simstatus.model.world.ConductorPlanner", Fixed)
+
+
+def test_a_report_still_queued_when_the_solved_windows_end_blames_the_conductor(monkeypatch):
+    """Three cold hosts, σ = 70, one worker, windows of 50 s: every report arrives at 5.5; host 0's
+    is served 5.5 → 75.5, host 1's 75.5 → 145.5, host 2's 145.5 → 215.5.  Asked at 40 (only [0, 50)
+    solved), no host has settled a report: hosts 1 and 2 wait in the backlog ("conductor"), host 0's
+    is being served ("delay").  At 50 no solved window holds the instant until [50, 100) is solved;
+    host 2 still waits at its end."""
+    _fixed_windows(monkeypatch, 50.0)
+    world = _world(_scenario(hosts=3, duration=300, service=70))
+    world.planner.plan_until(40)
+    assert world.planner.frontier == 50
+    views = [world.streams[h] for h in sorted(world.streams)]
+    assert [v.explain_down(40) for v in views] == ["delay", "conductor", "conductor"]
+    assert not views[2]._queued(50)
+    world.planner.plan_until(60)
+    assert world.planner.frontier == 100 and views[2]._queued(50)
+
+
+def test_report_count_counts_writes_at_or_before_now_in_kept_and_folded_windows():
+    """One cold host, σ = q: writes at 5.5 + q + 10n.  ``report_count`` is the number of writes at or
+    before ``now``; after a 6 h run the early windows are folded, and an instant before the first
+    write of the first kept window is answered from the folded base."""
+    first = _world(_scenario(duration=200)).streams
+    host = first[sorted(first)[0]]
+    assert [host.report_count(t) for t in (5.5, 5.5 + Q, 95.5 + Q, 100)] == [0, 1, 10, 10]
+    run = _run(_scenario(duration=6 * 3600))
+    planner, host = run.world.planner, run.world.streams[sorted(run.world.streams)[0]]
+    t0 = planner.windows[0].t0
+    assert t0 > 0 and planner.base_k[0] >= 0
+    assert host.report_count(t0) == math.floor((t0 - 5.5 - Q) / 10) + 1
+    assert host.report_count(6 * 3600) == 2160
+
+
+def test_stats_count_written_reports_their_mean_wait_and_the_engines_windows():
+    """Two cold hosts, σ = q, 100 s (one window): 20 reports written, host 1's ten each waited q, so
+    the mean wait is 10q / 20; the fast path solved the window, or (``conductor_fast`` off) the
+    per-report engine did.  Nothing solved yet: no report, so no mean wait.  A stall sends its
+    window to the per-report engine, and ``fallbacks`` says why."""
+    assert math.isnan(_world(_scenario(hosts=2, duration=100)).planner.stats()["wait_mean"])
+    for world_cls, fast, loop in ((World, 1, 0), (_LoopWorld, 0, 1)):
+        stats = _run(_scenario(hosts=2, duration=100), world_cls).world.planner.stats()
+        assert (stats["written"], stats["wait_sum"], stats["wait_mean"]) == (20, 10 * Q, 10 * Q / 20)
+        assert (stats["fast_windows"], stats["loop_windows"], stats["fallbacks"]) == (fast, loop, {})
+    stalled = _run(_scenario(duration=100, faults=[fault("control_plane_stall", 30, 10)])).world.planner.stats()
+    assert list(stalled["fallbacks"]) == ["stall"] and stalled["loop_windows"] >= 1
+
+
+def test_restart_delay_is_one_startup_draw_then_the_first_report_delay():
+    """Without a start-up time: ``first_report_delay`` alone; a start-up of 0 adds nothing; a random
+    one adds its draw from the host's own stream (quantised), the same draw made here."""
+    planner = _world(_scenario(duration=100)).planner
+    assert C.ConductorHost(planner, 0, first_report_delay=5).restart_delay() == 5.0
+    zero = C.ConductorHost(planner, 0, first_report_delay=5, startup=lambda rng: 0.0, startup_rng=None)
+    assert zero.restart_delay() == 5.0
+    drawn = C.ConductorHost(planner, 0, first_report_delay=5, startup=lambda rng: rng.exponential(30.0),
+                            startup_rng=stream(3, "startup"))
+    assert drawn.restart_delay() == float(quantize(stream(3, "startup").exponential(30.0))) + 5.0
+
+
+def test_stop_and_start_re_solve_the_planned_windows():
+    """One cold host, σ = q: sends 5, 15, … .  With [0, 100) solved, a stop at 20 (after the write at
+    15.5 + q) leaves that the newest write at 50; a start at 30 with a first delay of 5 sends at 35,
+    45, so the newest write at 50 is at 45.5 + q.  A second stop after the restart is a stop too."""
+    world = _world(_scenario(duration=300))
+    host = world.streams[sorted(world.streams)[0]]
+    assert host.last_write(50) == (45.5 + Q, 45.5 + Q)
+    host.stop(20.0)
+    assert host.running is False and host.last_write(50) == (15.5 + Q, 15.5 + Q)
+    host.start(30.0, 5.0)
+    assert host.running is True and host.last_write(50) == (45.5 + Q, 45.5 + Q)
+    host.stop(40.0)
+    assert host.running is False and host.last_write(50) == (35.5 + Q, 35.5 + Q)
+
+
+def test_explain_down_blames_a_stall_only_from_its_start_and_after_the_newest_write():
+    """One cold host, σ = q, stalls 3 → 50 and 200 → 210.  Report 0 (sent at 5) waits out the first
+    stall and is written at 50 + q; its answer at 50.5 + q starts the next call at once (overrun),
+    then every 10 s: writes at 51 + 2q, 61 + 2q, … .  At 40 nothing is written yet: "stall".  At 100
+    the newest write (91 + 2q) came after the first stall and the second has not begun: "delay"
+    (the report sent at 100.5 + q is not sent yet).  At 200 the second stall has begun: "stall".
+    σ = 2, a stall 6 → 7.5: the report served 5.5 → 7.5 is written at the very end of the stall,
+    which then no longer explains anything ("delay" at 10)."""
+    stalls = [fault("control_plane_stall", 3, 47), fault("control_plane_stall", 200, 10)]
+    host = _run(_scenario(duration=300, faults=stalls)).world.streams
+    host = host[sorted(host)[0]]
+    assert host.last_write(100) == (91 + 2 * Q, 91 + 2 * Q)
+    assert [host.explain_down(t) for t in (40, 100, 200)] == ["stall", "delay", "stall"]
+    edge = _run(_scenario(duration=100, service=2, faults=[fault("control_plane_stall", 6, 1.5)])).world.streams
+    edge = edge[sorted(edge)[0]]
+    assert edge.last_write(10) == (7.5, 7.5) and edge.explain_down(10) == "delay"
+
+
+def _explain(mapping: dict, at: float, hosts: int = 1) -> list[str]:
+    """``explain_down(at)`` of each host after running ``mapping`` to its end."""
+    streams = _run(mapping).world.streams
+    return [streams[h].explain_down(at) for h in sorted(streams)[:hosts]]
+
+
+def test_explain_down_names_each_cause_by_hand():
+    """One cold host, σ = q, writes at s + 0.5 + q for sends 5, 15, … unless a fault says otherwise:
+
+    * every report lost (a Gilbert–Elliott chain that stays bad, ``loss_bad`` 1; the write fails):
+      nothing written by 30, the reports lost: "loss";
+    * a partition of the host 20 → 120: the report sent at 25 is cut at 25.5, so at 100 the newest
+      write is 15.5 + q and what came after it was cut: "partition";
+    * the one conductor's clock 30 s slow from 20: the write at 25.5 + q is stamped −4.5 + q: "skew";
+    * two hosts: at 15.2 host 1's report (sent at 15) waits q behind host 0's, host 0's does not
+      wait: "delay" for host 0 and "conductor" for host 1."""
+    always = {"model": "gilbert-elliott", "p_good_to_bad": 1.0, "p_bad_to_good": 1e-9, "loss_bad": 1.0}
+    assert _explain(_scenario(duration=100, heartbeat={"loss": always}), 30) == ["loss"]
+    assert _explain(_scenario(duration=200, faults=[fault("partition", 20, 100)]), 100) == ["partition"]
+    skew = {"kind": "clock_skew", "at": 20, "duration": 100, "offset": -30, "conductors": [0]}
+    assert _explain(_scenario(duration=100, faults=[skew]), 30) == ["skew"]
+    two = _run(_scenario(hosts=2, duration=100)).world.streams
+    two = [two[h] for h in sorted(two)]
+    assert [v.explain_down(15.2) for v in two] == ["delay", "conductor"]
+    # from the send instant on (15), not before it; the newest write's own wait (host 1's at 5.5 + 2q)
+    # is not a cause
+    assert [v.explain_down(15) for v in two] == ["delay", "conductor"]
+    assert [v.explain_down(10) for v in two] == ["delay", "delay"]
+
+
+def test_a_timer_change_in_a_window_after_one_that_ended_mid_call(monkeypatch):
+    """Windows of 50 s, one cold host, the fast path on: a timer change makes the host "odd" in the
+    window [50, 100), entered while its call of 5 is open.
+
+    * σ = 70: the report is served 5.5 → 75.5, so at 50 its job is in service; the host stops at
+      60 (the write still lands at 75.5, nothing is sent after) and starts at 120 with a first
+      delay of 5: sent at 125, written at 195.5.
+    * σ = 44.25: written at 49.75, its answer on the way at 50 (arrives 50.25); the call took
+      45.25 ≥ Δ, so the next starts at once: sent at 50.25, written at 50.75 + 44.25 = 95; a stop at
+      80 does not undo it."""
+    _fixed_windows(monkeypatch, 50.0)
+    world = _world(_scenario(duration=300, service=70))
+    host = world.streams[sorted(world.streams)[0]]
+    host.stop(60.0)
+    assert host.last_write(100) == (75.5, 75.5) and host.report_count(100) == 1
+    host.start(120.0, 5.0)
+    assert host.last_write(200) == (195.5, 195.5) and host.report_count(200) == 2
+    world = _world(_scenario(duration=300, service=44.25))
+    host = world.streams[sorted(world.streams)[0]]
+    host.stop(80.0)
+    assert host.last_write(100) == (95.0, 95.0) and host.report_count(300) == 2
+    assert world.planner.fast_windows > 0
+
+
+def test_a_stop_and_a_start_inside_a_calm_window_stay_on_the_fast_path(monkeypatch):
+    """Windows of 50 s, one host, σ = q, first report at f = 9.2 (quantised): sends at f + 10n, each
+    written at s + 0.5 + q and answered at s + 1 + q, so at 50 the answer to the call of f + 40 is
+    on its way (it arrives at 50.2 + q).  The timer stops at 72 (after the write at f + 60.5 + q)
+    and starts at 80 with a first delay of 5: sends at 85, 95, … 145 before the frontier at 150.
+    14 sends, 14 writes, and the fast path solves every window: a timer change needs no fallback."""
+    _fixed_windows(monkeypatch, 50.0)
+    f = float(quantize(9.2))
+    world = _world(_scenario(duration=300, heartbeat={"first_report_delay": 9.2}))
+    planner, host = world.planner, world.streams[sorted(world.streams)[0]]
+    planner.plan_until(40)
+    host.stop(72.0)
+    planner.plan_until(60)
+    host.start(80.0, 5.0)
+    planner.plan_until(140)
+    assert planner.frontier == 150
+    writes = [float(e) for w in planner.windows for e in w.w_end]
+    assert writes == [f + 10 * n + 0.5 + Q for n in range(7)] + [85.5 + Q + 10 * n for n in range(7)]
+    stats = planner.stats()
+    assert (stats["sends"], stats["written"], stats["fallbacks"], stats["loop_windows"]) == (14, 14, {}, 0)

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from simstatus.model import conductor as C
+from simstatus.model.streams import quantize, stream
 from simstatus.model.world import World
 from simstatus.scenario import load_scenario
 from simstatus.simulate import simulate
@@ -211,3 +212,31 @@ def test_recorded_reports_cover_the_run():
     assert reports.loc[reports["fate"] != "written", "wait_s"].isna().all()
     with pytest.raises(RuntimeError, match="record = True"):
         World(_scenario("stall")).planner.reports()
+
+
+# --- tests written for mutation testing (docs/testing.md, "The conductor room") ------------------
+
+
+@pytest.mark.parametrize("servers", [1, 2, 3])
+def test_background_jobs_are_the_poisson_stream_drawn_block_by_block(servers):
+    """Background jobs at rate 0.5/s, checked against the same draws made here: each block of 4,096
+    jobs draws its gaps, service times and (more than one worker) workers in that order, and
+    arrivals run on from the last one (from 0 for the first block).  Reaching t = 10,000 s takes
+    two blocks (4,096 jobs at 0.5/s span about 8,192 s).  One worker: every job on worker 0, and
+    nothing drawn for it."""
+    service = (lambda rng, n: rng.exponential(0.05, n))
+    bg = C._Background(0.5, service, servers, stream(7, "bg"))
+    assert (bg.a.size, bg.sig.size, bg.wrk.size) == (0, 0, 0)
+    assert bg.between(0, 10_000.0) == int(np.sum(bg.a < 10_000.0)) > 4096
+    n = C._Background.BLOCK
+    rng, gaps, sig, wrk = stream(7, "bg"), [], [], []
+    for _ in range(2):
+        gaps.append(quantize(rng.exponential(2.0, n)))
+        sig.append(np.maximum(quantize(rng.exponential(0.05, n)), 0.0))
+        wrk.append(rng.integers(servers, size=n) if servers > 1 else np.zeros(n, dtype=np.int64))
+    assert bg.a.size == 2 * n
+    np.testing.assert_array_equal(bg.a, np.cumsum(np.concatenate(gaps)))
+    np.testing.assert_array_equal(bg.sig, np.concatenate(sig))
+    np.testing.assert_array_equal(bg.wrk, np.concatenate(wrk))
+    assert bg.wrk.dtype.kind == "i"  # worker indices
+    assert bg.between(5000, 10.0) == 5000  # never before ``lo``
