@@ -174,7 +174,7 @@ def recorded_equivalents() -> set[str]:
     return set(_MUTANT_NAME.findall(DOC.read_text(encoding="utf-8"))) if DOC.exists() else set()
 
 
-def run_room(name: str, room: Room, fresh: bool, equivalents: set[str]) -> bool:
+def run_room(name: str, room: Room, fresh: bool, equivalents: set[str], workers: int = 1) -> bool:
     """Mutate one room, print its score and survivors; True if no unrecorded mutant survived."""
     print(f"== {name}: {room.source}", flush=True)
     work = prepare(name, room, fresh)
@@ -182,14 +182,15 @@ def run_room(name: str, room: Room, fresh: bool, equivalents: set[str]) -> bool:
     # (not the recorded equivalents: no test can catch them, and mutmut resets a changed function's)
     escaped_before = sorted(m for m, s in results(work).items() if s not in _CAUGHT and m not in equivalents)
     started = time.monotonic()
-    if mutmut(work, "run", "--max-children", "1").returncode != 0:
+    children = ("--max-children", str(workers))
+    if mutmut(work, "run", *children).returncode != 0:
         if not _MUTANT_IN_CODE.search((work / "mutants" / room.source).read_text(encoding="utf-8")):
             # mutmut 3 mutates function bodies only: module and class constants make no mutants
             print(f"== {name}: 0 mutants (no function body mutmut can mutate)")
             return True
         print(f"mutate: error: mutmut failed in room {name} (see above)", file=sys.stderr)
         return False
-    if escaped_before and mutmut(work, "run", "--max-children", "1", *escaped_before).returncode != 0:
+    if escaped_before and mutmut(work, "run", *children, *escaped_before).returncode != 0:
         print(f"mutate: error: mutmut failed re-testing room {name} (see above)", file=sys.stderr)
         return False
     minutes = (time.monotonic() - started) / 60
@@ -213,12 +214,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("rooms", nargs="*", metavar="ROOM", help=f"default: all, in order: {' '.join(ROOMS)}")
     parser.add_argument("--fresh", action="store_true", help="forget a room's cached results first")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="mutants tested at once (default 1: the machine is usually shared)")
     args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error(f"--workers must be at least 1 (got {args.workers})")
     unknown = [r for r in args.rooms if r not in ROOMS]
     if unknown:
         parser.error(f"unknown room {', '.join(unknown)} (rooms: {' '.join(ROOMS)})")
     equivalents = recorded_equivalents()
-    ok = [run_room(name, ROOMS[name], args.fresh, equivalents) for name in args.rooms or ROOMS]
+    ok = [run_room(name, ROOMS[name], args.fresh, equivalents, args.workers) for name in args.rooms or ROOMS]
     return 0 if all(ok) else 1
 
 
