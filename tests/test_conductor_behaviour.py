@@ -598,8 +598,9 @@ def test_a_report_still_queued_when_the_solved_windows_end_blames_the_conductor(
     """Three cold hosts, σ = 70, one worker, windows of 50 s: every report arrives at 5.5; host 0's
     is served 5.5 → 75.5, host 1's 75.5 → 145.5, host 2's 145.5 → 215.5.  Asked at 40 (only [0, 50)
     solved), no host has settled a report: hosts 1 and 2 wait in the backlog ("conductor"), host 0's
-    is being served ("delay").  At 50 no solved window holds the instant until [50, 100) is solved;
-    host 2 still waits at its end."""
+    is being served ("delay").  At 50 no solved window holds the instant until [50, 100) is solved.
+    Every call times out at 65 and sends again (hosts 1 and 2's first copies expire at 75.5), so at
+    100 host 2's report of 65 waits, but no report it sent by 50 does."""
     _fixed_windows(monkeypatch, 50.0)
     world = _world(_scenario(hosts=3, duration=300, service=70))
     world.planner.plan_until(40)
@@ -608,7 +609,7 @@ def test_a_report_still_queued_when_the_solved_windows_end_blames_the_conductor(
     assert [v.explain_down(40) for v in views] == ["delay", "conductor", "conductor"]
     assert not views[2]._queued(50)
     world.planner.plan_until(60)
-    assert world.planner.frontier == 100 and views[2]._queued(50)
+    assert world.planner.frontier == 100 and views[2]._queued(65) and not views[2]._queued(50)
 
 
 def test_report_count_counts_writes_at_or_before_now_in_kept_and_folded_windows():
@@ -759,3 +760,30 @@ def test_a_stop_and_a_start_inside_a_calm_window_stay_on_the_fast_path(monkeypat
     assert writes == [f + 10 * n + 0.5 + Q for n in range(7)] + [85.5 + Q + 10 * n for n in range(7)]
     stats = planner.stats()
     assert (stats["sends"], stats["written"], stats["fallbacks"], stats["loop_windows"]) == (14, 14, {}, 0)
+
+
+# --- 10. explain_down read the backlog at the end of the window holding the instant --------------
+
+
+def test_explain_down_blames_the_backlog_of_reports_sent_by_the_instant_not_at_the_window_end(monkeypatch):
+    """Three cold hosts, σ = 30, one worker, windows of 50 s: every report arrives at 5.5; host 0's
+    is served 5.5 → 35.5 (no wait), host 1's 35.5 → 65.5, host 2's 65.5 → 95.5.  Host 0's answer
+    comes at 36, 31 s after its send (≥ Δ), so it sends report 1 at once, at 36; that one arrives
+    at 36.5 and waits until 95.5 (served before its caller gives up at 96).
+
+    * host 0 at 30 and 35.9: its only report sent by then waited for nothing: "delay", although
+      report 1, sent later, is still in the backlog at the window's end (50), however far the
+      planner has solved; at 36.2 report 1 is sent and will wait: "conductor";
+    * host 1 at 30 with only [0, 50) solved: its report waits 5.5 → 35.5 and is still being served
+      at the frontier, so no solved window settled it: "conductor", as once [50, 100) is solved."""
+    _fixed_windows(monkeypatch, 50.0)
+    world = _world(_scenario(hosts=3, duration=300, service=30))
+    host0, host1 = (world.streams[h] for h in sorted(world.streams)[:2])
+    world.planner.plan_until(40)
+    assert world.planner.frontier == 50 and host0.last_write(36) == (35.5, 35.5)
+    assert [host1.explain_down(30), host0.explain_down(30), host0.explain_down(35.9)] == \
+        ["conductor", "delay", "delay"]
+    assert host0.explain_down(36.2) == "conductor"
+    world.planner.plan_until(60)
+    assert [host1.explain_down(30), host0.explain_down(30), host0.explain_down(35.9)] == \
+        ["conductor", "delay", "delay"]

@@ -1438,10 +1438,16 @@ class ConductorHost:
         return "delay"
 
     def _queued(self, at: float) -> bool:
-        """Whether a report of this host waits in a worker's backlog at ``at``."""
-        for w in self.planner.windows:
-            if w.t0 <= at < w.t1:
-                jobs = w.end.jobs
-                mine = (jobs["key"] == self.h) & jobs["admitted"] & np.isnan(jobs["start"])
-                return bool(mine.any())
-        return False
+        """Whether a report this host sent by ``at`` waits in a worker's backlog and no solved
+        window has settled it yet (a settled report carries its own wait).
+
+        Read at the frontier, not at the end of the window holding ``at``: that snapshot holds
+        reports sent after ``at``, and misses one that waited and is in service at its end.
+        """
+        p = self.planner
+        if not any(w.t0 <= at < w.t1 for w in p.windows):
+            return False
+        jobs = p.windows[-1].end.jobs  # every report not settled by the frontier
+        waits = np.isnan(jobs["start"]) | (jobs["start"] > jobs["a"])  # queued, or served after a wait
+        mine = (jobs["key"] == self.h) & (jobs["s"] <= at) & jobs["admitted"] & waits
+        return bool(mine.any())
