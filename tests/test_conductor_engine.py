@@ -16,10 +16,13 @@ import numpy as np
 import pytest
 
 from simstatus.model import conductor as C
+from simstatus.model.conditions import Window
 from simstatus.model.streams import quantize, stream
 from simstatus.model.world import World
 from simstatus.scenario import load_scenario
 from simstatus.simulate import simulate
+
+from helpers import fault
 
 BASE = "data/scenarios/default.toml"
 
@@ -240,3 +243,513 @@ def test_background_jobs_are_the_poisson_stream_drawn_block_by_block(servers):
     np.testing.assert_array_equal(bg.wrk, np.concatenate(wrk))
     assert bg.wrk.dtype.kind == "i"  # worker indices
     assert bg.between(5000, 10.0) == 5000  # never before ``lo``
+
+
+# --- tests written for mutation testing, second wave (docs/testing.md, "The conductor room") -------
+# One cold host, d = 0.5 s each way, Δ = 10, R = 60, one worker, a fixed service time (q = 0.1 s
+# as the model holds it), windows of 50 s: a report sent at s is written at s + 0.5 + σ and
+# answered at s + 1 + σ.  Faults and timer changes are given to the planner as the world's fault
+# injector gives them (``partitions`` + ``replan``, ``stalls``, ``skews``, ``stop``/``start``),
+# before anything is solved, so each case is a handful of reports worked out by hand.
+
+Q = float(quantize(0.1))
+_ALWAYS_LOST = {"model": "gilbert-elliott", "p_good_to_bad": 1.0, "p_bad_to_good": 1e-9, "loss_bad": 1.0}
+ENGINES = pytest.mark.parametrize("fast", [True, False], ids=["fast", "per-report"])
+
+
+def _hosts(monkeypatch, *, hosts: int = 1, service: float = 0.1, fast: bool = True, heartbeat: dict | None = None,
+           conductor: dict | None = None, nova: dict | None = None, window: float = 50.0,
+           duration: float = 400) -> tuple[C.ConductorPlanner, list]:
+    """The planner (nothing solved yet, ``record`` on, windows of ``window`` seconds, so that
+    boundaries fall at hand-picked instants) and the host views of a small cold cloud."""
+
+    class Fixed(C.ConductorPlanner):
+        def __init__(self, **kw):
+            super().__init__(**{**kw, "window": window})
+
+    monkeypatch.setattr("simstatus.model.world.ConductorPlanner", Fixed)
+    mapping = {
+        "duration": duration,
+        "nova": {"report_interval": 10.0, "service_down_time": 60, "servicegroup_driver": "db", **(nova or {})},
+        "cloud": {"hosts": hosts, "projects": 1, "servers_per_host": 1},
+        "heartbeat": {"delay": 0.5, "loss": 0, "jitter": 0, "warm_start": False, **(heartbeat or {})},
+        "conductor": {"workers": 1, "service_time": service, **(conductor or {})},
+        "faults": [], "maintenance": []}
+    world = (World if fast else _Reference)(load_scenario(mapping))
+    world.planner.record = True
+    return world.planner, [world.streams[h] for h in sorted(world.streams)]
+
+
+def _rows(planner: C.ConductorPlanner, until: float) -> list[tuple]:
+    """``(report, sent_at, fate, settled_at)`` of host 0's reports settled before ``until``."""
+    t = planner.reports(until=until)
+    t = t[t["host"] == 0]
+    return list(zip(t["report"].tolist(), t["sent_at"].tolist(), t["fate"].astype(str).tolist(),
+                    t["settled_at"].tolist()))
+
+
+def _written(k0: int, sends: list[float], sigma: float = Q) -> list[tuple]:
+    return [(k0 + i, s, "written", s + 0.5 + sigma) for i, s in enumerate(sends)]
+
+
+def _on_the_fast_path(planner: C.ConductorPlanner) -> None:
+    stats = planner.stats()
+    assert (stats["fallbacks"], stats["loop_windows"]) == ({}, 0)
+
+
+def test_explain_down_adds_the_fates_settled_in_folded_windows_once(monkeypatch):
+    """Partition 20 → 400: writes at 5.5 + q and 15.5 + q; the report of 25 is cut at 25.5, the next
+    (one per R) of 85 at 85.5.  With [0, 50) folded, its cut is counted after the folded newest write:
+    at 60 alone (nothing of the kept windows sent yet), at 90 with the kept window's cut."""
+    planner, (host,) = _hosts(monkeypatch)
+    host.partitions.append(Window(20.0, 400.0))
+    host.replan(0.0)
+    planner.plan_until(60.0)
+    planner.fold(50.0)
+    assert planner.windows[0].t0 == 50.0 and host.last_write(90.0) == (15.5 + Q, 15.5 + Q)
+    assert [host.explain_down(t) for t in (60.0, 90.0)] == ["partition", "partition"]
+    # partition 20 → 80: the report of 85 gets through (written at 85.5 + q).  At 85.2 it is on its
+    # way, the folded cut still explains; at 100 the newest write is kept and nothing is wrong
+    planner, (host,) = _hosts(monkeypatch)
+    host.partitions.append(Window(20.0, 80.0))
+    host.replan(0.0)
+    planner.plan_until(60.0)
+    planner.fold(50.0)
+    assert [host.explain_down(t) for t in (85.2, 100.0)] == ["partition", "delay"]
+    assert host.last_write(100.0) == (95.5 + Q, 95.5 + Q)
+    # partition 100 → 400: the newest write (95.5 + q) is folded with nothing after it; the report
+    # of 105 is cut at 105.5 in a kept window.  Asking at 110 must not change the answer at 102
+    planner, (host,) = _hosts(monkeypatch)
+    host.partitions.append(Window(100.0, 400.0))
+    host.replan(0.0)
+    planner.plan_until(110.0)
+    planner.fold(100.0)
+    assert planner.windows[0].t0 == 100.0 and host.last_write(102.0) == (95.5 + Q, 95.5 + Q)
+    assert [host.explain_down(t) for t in (110.0, 102.0, 110.0)] == ["partition", "delay", "partition"]
+    # partition 50 → 400: the only cut before 110 (the report of 55, at 55.5) is in [50, 100), a
+    # window without a write; folded with [0, 50), it still explains at 110
+    planner, (host,) = _hosts(monkeypatch)
+    host.partitions.append(Window(50.0, 400.0))
+    host.replan(0.0)
+    planner.plan_until(110.0)
+    planner.fold(100.0)
+    assert planner.windows[0].t0 == 100.0 and host.last_write(110.0) == (45.5 + Q, 45.5 + Q)
+    assert host.explain_down(110.0) == "partition"
+
+
+def test_explain_down_with_the_newest_write_exactly_at_the_first_kept_window(monkeypatch):
+    """σ = 14.5, first report at 9.5, partition 25.2 → 80: report 0 is written at 24.5 and answered
+    at 25 (the call took 15.5 ≥ Δ: the next at once); report 1 (25) is cut at 25.5, so the next send
+    is at 25 + R = 85, written at 85.5 + 14.5 = 100, the start of the first kept window once [0, 100)
+    is folded.  At 100.2 that write is the newest, and the folded cut came before it: "delay"."""
+    planner, (host,) = _hosts(monkeypatch, service=14.5, heartbeat={"first_report_delay": 9.5})
+    host.partitions.append(Window(25.2, 80.0))
+    host.replan(0.0)
+    assert _rows(planner, 101.0) == [(0, 9.5, "written", 24.5), (1, 25.0, "partition", 25.5),
+                                     (2, 85.0, "written", 100.0)]
+    planner.fold(100.0)
+    assert planner.windows[0].t0 == 100.0 and planner.since[0].tolist()[C.FATES.index("partition")] == 1
+    assert host.last_write(100.2) == (100.0, 100.0) and host.explain_down(100.2) == "delay"
+
+
+def test_explain_down_measures_a_stall_from_the_end_of_a_skewed_write(monkeypatch):
+    """Stall 3 → 10 and the conductor's clock 30 s slow from 1: the report of 5 waits out the stall
+    and is written at 10 + q, stamped −20 + q.  The stall ended before that write, so at 12 the
+    stamp explains, not the stall."""
+    planner, (host,) = _hosts(monkeypatch)
+    planner.stalls.append(Window(3.0, 10.0))
+    planner.skews[0].append(Window(1.0, 200.0, offset=-30.0))
+    planner.invalidate(0.0)
+    assert host.last_write(12.0) == (10.0 + Q, -20.0 + Q)
+    assert host.explain_down(12.0) == "skew"
+
+
+@ENGINES
+@pytest.mark.parametrize("R", [60, 20])
+def test_an_answer_on_its_way_into_a_partition_at_a_window_start(monkeypatch, fast, R):
+    """First report at f = 9.2: the report of f + 40 is written at f + 40.5 + q and its answer, on
+    its way at 50, arrives at f + 41 + q in a partition 50.1 → 200: lost, so the call ends at
+    f + 40 + R and the next starts at once (R ≥ Δ); each report sent in the partition is cut on
+    arrival and waits out R too.  R = 60: cut at f + 100 and f + 160, written from f + 220, three
+    timeouts by then.  R = 20: the call of f + 40 ends inside the window that saw its answer lost;
+    cut from f + 60 to f + 180, written from f + 200."""
+    f = float(quantize(9.2))
+    planner, (host,) = _hosts(monkeypatch, fast=fast, heartbeat={"first_report_delay": 9.2},
+                              nova={"rpc_response_timeout": R})
+    host.partitions.append(Window(50.1, 200.0))
+    host.replan(0.0)
+    cut = [f + 40 + R * n for n in range(1, 200) if f + 40 + R * n + 0.5 < 200]
+    after = f + 40 + R * (len(cut) + 1)
+    assert _rows(planner, after + 5) == [*_written(0, [f + 10 * n for n in range(5)]),
+                                         *[(5 + i, c, "partition", c + 0.5) for i, c in enumerate(cut)],
+                                         *_written(5 + len(cut), [after])]
+    assert len(cut) == {60: 2, 20: 7}[R]
+    if R == 60:
+        assert planner.stats()["timeouts"] == 3
+    if fast:
+        _on_the_fast_path(planner)
+
+
+@ENGINES
+def test_a_report_cut_by_a_partition_waits_out_the_rpc_timeout(monkeypatch, fast):
+    """Partition 20 → 100: the reports of 25 and 85 are cut on arrival; each call ends at s + R."""
+    planner, (host,) = _hosts(monkeypatch, fast=fast)
+    host.partitions.append(Window(20.0, 100.0))
+    host.replan(0.0)
+    assert _rows(planner, 160.0) == [*_written(0, [5.0, 15.0]), (2, 25.0, "partition", 25.5),
+                                     (3, 85.0, "partition", 85.5), *_written(4, [145.0, 155.0])]
+    assert planner.stats()["partition"] == 2
+    if fast:
+        _on_the_fast_path(planner)
+
+
+@ENGINES
+@pytest.mark.parametrize("R, first, sends, timeouts", [
+    (60, 5.0, [5.0, 65.0], 1),  # the call of 65 ends at 125, after the window of the stop
+    (4, 7.0, [7.0, 17.0, 27.0, 37.0, 47.0, 57.0, 67.0, 77.0], 7),  # R < Δ: the next Δ after; 77's ends at 81
+])
+def test_lost_reports_as_timeouts_around_a_stop(monkeypatch, fast, R, first, sends, timeouts):
+    """Every report lost, ``lost_reports = "timeout"``, the timer stopped at 80: a call ends at s + R
+    and the next starts then (R ≥ Δ) or Δ after the last (R < Δ); at 50 a call is open."""
+    planner, (host,) = _hosts(monkeypatch, fast=fast, heartbeat={"loss": _ALWAYS_LOST, "first_report_delay": first},
+                              conductor={"lost_reports": "timeout"}, nova={"rpc_response_timeout": R})
+    host.stop(80.0)
+    assert _rows(planner, 300.0) == [(k, s, "lost", s) for k, s in enumerate(sends)]
+    stats = planner.stats()
+    assert (stats["lost"], stats["sends"], stats["timeouts"]) == (len(sends), len(sends), timeouts)
+    assert stats["wait_max"] == 0.0  # nothing written, so no wait
+    if fast:
+        _on_the_fast_path(planner)
+
+
+@ENGINES
+def test_a_stop_at_a_send_instant_comes_first(monkeypatch, fast):
+    """Stopped at exactly 25, a send instant: reports of 5 and 15 only (the timer is stopped first)."""
+    planner, (host,) = _hosts(monkeypatch, fast=fast)
+    host.stop(25.0)
+    assert _rows(planner, 300.0) == _written(0, [5.0, 15.0])
+    if fast:
+        _on_the_fast_path(planner)
+
+
+@ENGINES
+def test_a_waiting_call_with_its_report_on_the_network_at_a_window_start(monkeypatch, fast):
+    """First report at 9.6: at 50 the report of 49.6 is on its way (arrives 50.1); a stop at 80 makes
+    the window odd.  Sends 9.6 … 79.6, every 10 s."""
+    f = float(quantize(9.6))
+    planner, (host,) = _hosts(monkeypatch, fast=fast, heartbeat={"first_report_delay": 9.6})
+    host.stop(80.0)
+    assert _rows(planner, 300.0) == _written(0, [f + 10 * n for n in range(8)])
+    if fast:
+        _on_the_fast_path(planner)
+
+
+@ENGINES
+def test_a_report_on_the_network_at_a_window_end_meets_the_partition_after_it(monkeypatch, fast):
+    """Stopped at 1 and started at 2 with a first delay of 7.6: sends at 9.6, 19.6, … .  The report
+    of 49.6 is on the network at 50 and arrives at 50.1 in a partition 50 → 200: cut, the next one
+    per R (109.6, 169.6 cut), 229.6 written."""
+    planner, (host,) = _hosts(monkeypatch, fast=fast)
+    host.stop(1.0)
+    host.start(2.0, 7.6)
+    host.partitions.append(Window(50.0, 200.0))
+    host.replan(0.0)
+    g = 2.0 + float(quantize(7.6))
+    assert _rows(planner, 240.0) == [*_written(0, [g + 10 * n for n in range(4)]),
+                                     (4, g + 40, "partition", g + 40.5), (5, g + 100, "partition", g + 100.5),
+                                     (6, g + 160, "partition", g + 160.5), *_written(7, [g + 220])]
+
+
+@ENGINES
+def test_an_overrun_call_answered_after_a_window_start_counts_once(monkeypatch, fast):
+    """A stall 3 → 49.5 holds the report of 5 until 49.5: written at 49.5 + q (waited 44), answered
+    at 50 + q; the call took 45 + q ≥ Δ, so it is one overrun and the next starts at once (50 + q,
+    60 + q, 70 + q, then the stop at 80).  The window [50, 100) goes through the fast path."""
+    planner, (host,) = _hosts(monkeypatch, fast=fast)
+    planner.stalls.append(Window(3.0, 49.5))
+    planner.invalidate(0.0)
+    host.stop(80.0)
+    rows = _rows(planner, 300.0)
+    assert rows == [(0, 5.0, "written", 49.5 + Q), *_written(1, [50.0 + Q, 60.0 + Q, 70.0 + Q])]
+    stats = planner.stats()
+    assert (stats["sends"], stats["overruns"], stats["timeouts"]) == (4, 1, 0)
+    assert [w.fast for w in planner.windows if w.t0 == 50.0] == [fast]
+
+
+def test_a_stop_before_an_overrun_answer_arrives_leaves_the_window_on_the_fast_path(monkeypatch):
+    """σ = 44.25: the report of 5 is written at 49.75, answered at 50.25.  The timer stops at 50.1,
+    before the answer: nothing more is sent, and [50, 100) needs no fallback."""
+    planner, (host,) = _hosts(monkeypatch, service=44.25)
+    planner.plan_until(40.0)
+    host.stop(50.1)
+    planner.plan_until(60.0)
+    assert planner.windows[-1].t0 == 50.0 and planner.windows[-1].fast
+    assert _rows(planner, 300.0) == [(0, 5.0, "written", 49.75)]
+
+
+@pytest.mark.parametrize("service", [0.1, 3.0])
+def test_jittered_hosts_with_timer_changes_stay_on_the_fast_path(monkeypatch, service):
+    """Two hosts with jitter 2 s and stops and starts in several windows: the fast path solves every
+    window (no fallback), and its reports are the per-report engine's."""
+    tables = []
+    for fast in (True, False):
+        planner, (a, b) = _hosts(monkeypatch, hosts=2, service=service, fast=fast,
+                                 heartbeat={"jitter": 2, "first_report_delay": 9.6})
+        a.stop(80.0)
+        a.start(90.0, 1.0)
+        b.stop(120.0)
+        b.start(121.0, 4.0)
+        a.stop(170.0)
+        a.start(175.0, 3.0)
+        tables.append(planner.reports(until=300.0))
+        if fast:
+            _on_the_fast_path(planner)
+    assert len(tables[0]) > 50
+    assert tables[0].equals(tables[1])
+
+
+@ENGINES
+def test_a_report_sent_in_a_calm_window_meets_a_hiccup_after_it(monkeypatch, fast):
+    """Hiccups of 5 s dropping 99.9 % of the reports arriving in them; the windows are as long as
+    the time to the first hiccup, h, so the first window ends where it begins.  The timer stops at
+    1 and starts at 2 with a first delay of h − 52.25: sends at h − 50.25, … , h − 0.25, which
+    arrives at h + 0.25, inside the hiccup: its write fails (its uniform, from the host's stream,
+    is below 0.999).  The first window, with the timer changes, goes through the fast path."""
+    hiccups = {"hiccups": {"rate_per_day": 864, "duration": 5, "fraction": 0.999}}
+    _, (probe,) = _hosts(monkeypatch, heartbeat=hiccups)
+    h = probe.planner.hiccups.windows(400.0)[0][0]
+    assert 60 < h < 70
+    planner, (host,) = _hosts(monkeypatch, fast=fast, heartbeat=hiccups, window=h)
+    host.stop(1.0)
+    host.start(2.0, h - 52.25)
+    sends = [h - 50.25 + 10 * n for n in range(7)]
+    assert _rows(planner, h + 15) == [*_written(0, sends[:5]), (5, sends[5], "lost", h + 0.25 + Q),
+                                      *_written(6, sends[6:])]
+    assert planner.windows[0].fast == fast
+
+
+@ENGINES
+def test_a_skew_stamps_writes_from_its_start_up_to_but_not_at_its_end(monkeypatch, fast):
+    """The conductor's clock 30 s slow over exactly [15.5 + q, 25.5 + q): the write at its start is
+    stamped 30 s early, the one at its end is not."""
+    planner, (host,) = _hosts(monkeypatch, fast=fast)
+    planner.skews[0].append(Window(15.5 + Q, 25.5 + Q, offset=-30.0))
+    planner.invalidate(0.0)
+    assert [host.last_write(t) for t in (6.0, 16.0, 26.0)] == [
+        (5.5 + Q, 5.5 + Q), (15.5 + Q, -14.5 + Q), (25.5 + Q, 25.5 + Q)]
+
+
+def test_the_per_report_engine_with_simultaneous_events_across_window_starts(monkeypatch):
+    """The per-report engine throughout, events tying at window starts.
+
+    Four cold hosts sending together at 5, 15, … , two workers, σ = 0.5: the stalls 40 → 49.2 and
+    90 → 99.2 hold the four reports sent at 45 (95) until 49.2 (99.2); a worker's first job ends at
+    49.7, its answer arrives at 50.2, just when the worker's second job, in service at the window
+    start 50, ends (the same at 100).  Hosts 2 and 3 stop together at 100 and start together at 101
+    with a first delay of 4.  Every wait is under 5 s, so no call reaches Δ: each host keeps sending
+    every 10 s, and every report is written."""
+    planner, views = _hosts(monkeypatch, hosts=4, service=0.5, fast=False, conductor={"workers": 2})
+    planner.stalls.extend([Window(40.0, 49.2), Window(90.0, 99.2)])
+    planner.invalidate(0.0)
+    for v in views[2:]:
+        v.stop(100.0)
+    for v in views[2:]:
+        v.start(101.0, 4.0)
+    t = planner.reports(until=140.0)
+    t = t[t["sent_at"] < 130.0]
+    for h in range(4):
+        mine = t[t["host"] == h].sort_values("report")
+        assert mine["report"].tolist() == list(range(13))
+        assert mine["sent_at"].tolist() == [5.0 + 10 * n for n in range(13)]
+    assert set(t["fate"].astype(str)) == {"written"} and t["wait_s"].max() < 5
+    stats = planner.stats()
+    assert (stats["overruns"], stats["timeouts"], stats["fast_windows"]) == (0, 0, 0)
+    # one worker, σ = q: host 0 sends at g + 10n (g = 2 + 7.6), host 1 half a second later, so host
+    # 0's report of g + 40, on the network at 50, arrives exactly when host 1 sends
+    planner, views = _hosts(monkeypatch, hosts=2, fast=False)
+    g = 2.0 + float(quantize(7.6))
+    for v, delay in zip(views, (g - 2.0, g - 1.5)):
+        v.stop(1.0)
+        v.start(2.0, delay)
+    t = planner.reports(until=100.0)
+    for h in range(2):
+        sends = [g + 0.5 * h + 10 * n for n in range(9)]
+        assert list(zip(t.loc[t["host"] == h, "sent_at"], t.loc[t["host"] == h, "settled_at"])) == [
+            (s, s + 0.5 + Q) for s in sends]
+
+
+def _restarted(monkeypatch, first: float, **kw) -> tuple[C.ConductorPlanner, C.ConductorHost]:
+    """One host whose timer stops at 1 and starts at 2 with a first delay of ``first - 2``: the
+    first window holds two timer changes, and the first send is at ``first``."""
+    planner, (host,) = _hosts(monkeypatch, **kw)
+    host.stop(1.0)
+    host.start(2.0, first - 2.0)
+    return planner, host
+
+
+@ENGINES
+@pytest.mark.parametrize("sigma", [9.25, 9.0])
+def test_an_overrun_answer_due_after_a_timer_window_is_waited_for(monkeypatch, fast, sigma):
+    """First send at 40, written at s + 0.5 + σ and answered at s + 1 + σ: after the window end 50
+    (σ = 9.25) or exactly at it (σ = 9); each call overruns (σ + 1 ≥ Δ) and the next starts at its
+    answer."""
+    planner, host = _restarted(monkeypatch, 40.0, fast=fast, service=sigma)
+    sends = [40.0 + (sigma + 1) * n for n in range(6)]
+    assert _rows(planner, 99.0) == _written(0, sends[:-1], sigma)  # solved up to 100
+    stats = planner.stats()
+    assert (stats["sends"], stats["overruns"], stats["timeouts"]) == (6, 5, 0)
+    # the timer window on the fast path (the next falls back: a guess assumes no overrun)
+    assert planner.windows[0].fast == fast
+
+
+@ENGINES
+@pytest.mark.parametrize("lost", [False, True])
+def test_a_call_timing_out_exactly_at_a_window_end_is_counted_once(monkeypatch, fast, lost):
+    """One send at 40, R = 60, so its call ends at 100, a window end: its answer (σ = 9.25, at
+    50.25) lost in a partition 50.1 → 200, or the report itself lost (``lost_reports = "timeout"``,
+    a partition 60 → 70 making the window odd).  Sends at 40, 100, 160 (cut or lost), each waiting
+    out R: three timeouts by 250."""
+    kw = {"service": 9.25} if not lost else {
+        "heartbeat": {"loss": _ALWAYS_LOST}, "conductor": {"lost_reports": "timeout"}}
+    planner, host = _restarted(monkeypatch, 40.0, fast=fast, **kw)
+    host.partitions.append(Window(60.0, 70.0) if lost else Window(50.1, 200.0))
+    host.replan(0.0)
+    planner.plan_until(249.0)
+    assert planner.stats()["timeouts"] == 3
+    assert [row[1] for row in _rows(planner, 249.0)][:4] == [40.0, 100.0, 160.0, 220.0]
+    assert [w.fast for w in planner.windows if w.t0 in (0.0, 50.0, 100.0)] == [fast] * 3
+
+
+@ENGINES
+def test_answers_late_on_time_and_at_a_stop_in_a_timer_window(monkeypatch, fast):
+    """Sends from 5 every 10 s, the first window holding the timer changes.
+
+    * R = 4 < Δ, σ = 5, from 3: each answer (s + 6) comes after the call timed out (s + 4); the
+      next send is Δ after the last: ten sends and ten timeouts by 100.
+    * R = Δ = 10, σ = 9: each answer arrives exactly at s + R, in time (no timeout), the call took
+      exactly Δ (an overrun), and the next starts then; the timer stops at 45, exactly when the call
+      of 35 is answered: that call no longer counts (the stop comes first).  Three overruns.
+    * σ = q, first send at 10: the last call of the window is due again exactly at its end."""
+    planner, _ = _restarted(monkeypatch, 3.0, fast=fast, service=5.0, nova={"rpc_response_timeout": 4})
+    assert _rows(planner, 99.0) == _written(0, [3.0 + 10 * n for n in range(10)], 5.0)  # solved up to 100
+    stats = planner.stats()
+    assert (stats["sends"], stats["timeouts"], stats["overruns"]) == (10, 10, 0)
+    if fast:
+        _on_the_fast_path(planner)
+    planner, host = _restarted(monkeypatch, 5.0, fast=fast, service=9.0, nova={"rpc_response_timeout": 10})
+    host.stop(45.0)
+    assert _rows(planner, 99.0) == _written(0, [5.0, 15.0, 25.0, 35.0], 9.0)
+    stats = planner.stats()
+    assert (stats["sends"], stats["timeouts"], stats["overruns"]) == (4, 0, 3)
+    if fast:
+        _on_the_fast_path(planner)
+    planner, _ = _restarted(monkeypatch, 10.0, fast=fast)
+    assert _rows(planner, 100.0) == _written(0, [10.0 * n for n in range(1, 10)])
+    if fast:
+        _on_the_fast_path(planner)
+
+
+@ENGINES
+def test_a_timer_window_without_a_send_after_the_restart(monkeypatch, fast):
+    """Stopped at 1 and started at 2 with a first delay of 60: nothing sent in the first window,
+    the first send at 62.  Stopped at 20 and started at 30 with a first delay of 25: sends at 5 and
+    15, then 55, 65, … (the call of 15 ended before the stop and is not followed in its window)."""
+    planner, _ = _restarted(monkeypatch, 62.0, fast=fast)
+    assert _rows(planner, 90.0) == _written(0, [62.0, 72.0, 82.0])
+    planner, (host,) = _hosts(monkeypatch, fast=fast)
+    host.stop(20.0)
+    host.start(30.0, 25.0)
+    assert _rows(planner, 90.0) == _written(0, [5.0, 15.0, 55.0, 65.0, 75.0, 85.0])
+    if fast:
+        _on_the_fast_path(planner)
+
+
+@ENGINES
+def test_a_report_arriving_exactly_at_a_stall_edge(monkeypatch, fast):
+    """Stalls 3 → 5.5 and 15.5 → 20: the report of 5 arrives exactly when the first ends and is
+    served at once; the report of 15 arrives exactly when the second begins and waits it out
+    (written at 20 + q, answered at 20.5 + q: the next call keeps the timer period).  A third stall,
+    60 → 61, holds no report; the fast path gives both windows to the per-report engine."""
+    planner, _ = _hosts(monkeypatch, fast=fast)
+    planner.stalls.extend([Window(3.0, 5.5), Window(15.5, 20.0), Window(60.0, 61.0)])
+    planner.invalidate(0.0)
+    assert _rows(planner, 99.0) == [(0, 5.0, "written", 5.5 + Q), (1, 15.0, "written", 20.0 + Q),
+                                    *_written(2, [25.0 + 10 * n for n in range(8)])]
+    assert planner.stats()["fallbacks"] == ({"stall": 2} if fast else {})
+
+
+def test_stats_add_up_folded_and_kept_windows_up_to_the_horizon(monkeypatch):
+    """Two cold hosts, σ = q, one worker: both reports arrive together every 10 s, host 1's waits q
+    behind host 0's and is written at 5.5 + 2q + 10n.  The horizon is 95.5 + 2q, exactly when host
+    1's tenth is written: that one is not counted.  19 written, waits q nine times; the same with
+    [0, 50) folded into the totals."""
+    planner, _ = _hosts(monkeypatch, hosts=2, duration=95.5 + 2 * Q)
+    planner.plan_until(95.0)
+    keys = ("written", "wait_sum", "wait_sq", "wait_max", "sends")
+    expected = (19, 9 * Q, 9 * Q * Q, Q, 20)
+    assert tuple(planner.stats()[k] for k in keys) == expected
+    planner.fold(50.0)
+    assert planner.windows[0].t0 == 50.0 and set(planner.totals) >= set(keys)
+    assert tuple(planner.stats()[k] for k in keys) == expected
+
+
+def test_a_fold_keeps_only_the_fates_after_each_hosts_newest_write(monkeypatch):
+    """R = 20, a partition 15 → 16: the report of 15 is cut at 15.5, the next sent at 35 (written at
+    35.5 + q), then 45.  Host 1 (σ = q behind host 0's) waited q for each write.  With [0, 50)
+    folded, nothing after either newest write explains anything at 52: "delay" for both.  At 55.2
+    the reports of 55 are on their way and host 1's will wait q: "conductor" for it."""
+    planner, views = _hosts(monkeypatch, hosts=2, nova={"rpc_response_timeout": 20})
+    views[0].partitions.append(Window(15.0, 16.0))
+    views[0].replan(0.0)
+    assert [row[1:3] for row in _rows(planner, 49.0)] == [
+        (5.0, "written"), (15.0, "partition"), (35.0, "written"), (45.0, "written")]
+    planner.plan_until(60.0)
+    planner.fold(50.0)
+    assert planner.windows[0].t0 == 50.0
+    assert views[0].last_write(52.0) == (45.5 + Q, 45.5 + Q)
+    assert views[1].last_write(52.0) == (45.5 + 2 * Q, 45.5 + 2 * Q)
+    assert [v.explain_down(52.0) for v in views] == ["delay", "delay"]
+    assert [v.explain_down(55.2) for v in views] == ["delay", "conductor"]
+
+
+def test_two_timer_changes_before_a_read_re_solve_from_the_first(monkeypatch):
+    """[0, 100) solved, then, without a read in between, the timer stops at 20 and starts at 70
+    with a first delay of 5: sends at 5, 15, then 75, 85, 95."""
+    planner, (host,) = _hosts(monkeypatch)
+    planner.plan_until(60.0)
+    host.stop(20.0)
+    host.start(70.0, 5.0)
+    assert _rows(planner, 99.0) == _written(0, [5.0, 15.0, 75.0, 85.0, 95.0])
+    assert host.last_write(99.0) == (95.5 + Q, 95.5 + Q)
+
+
+def test_a_partition_inside_an_already_solved_window_reaches_the_probe():
+    """One host, windows long enough that the whole run is solved at 0; a partition 100 → 300 (a
+    fault, as a run injects it) re-solves that window: the newest write before it is at 95.5 + q,
+    so the host is UNKNOWN from 155.5 + q (service_down_time 60); cut reports at 105, 165, 225 and
+    285, the one of 345 written at 345.5 + q: UP again."""
+    mapping = {"duration": 400, "nova": {"report_interval": 10.0, "service_down_time": 60, "servicegroup_driver": "db"},
+               "cloud": {"hosts": 1, "projects": 1, "servers_per_host": 1},
+               "heartbeat": {"delay": 0.5, "loss": 0, "jitter": 0, "warm_start": False},
+               "conductor": {"workers": 1, "service_time": 0.1}, "faults": [fault("partition", 100, 200)],
+               "maintenance": []}
+    world = World(load_scenario(mapping))
+    world.run()
+    assert [(t.at, t.from_status, t.to_status) for t in world.transitions] == [
+        (155.5 + Q, "UP", "UNKNOWN"), (345.5 + Q, "UNKNOWN", "UP")]
+    assert [w.t0 for w in world.planner.windows] == [0.0]
+
+
+@ENGINES
+def test_a_call_in_service_at_a_window_start_that_overruns(monkeypatch, fast):
+    """σ = 5, first send at 45, a stall 40 → e (e = 49.8, quantised): the report waits out the stall,
+    is in service at 50 and written at e + 5, answered at a = e + 5.5; that call took a − 45 ≥ Δ,
+    so the next starts at a (not at 55), then every 10 s until the timer stops at 95."""
+    e = float(quantize(49.8))
+    planner, host = _restarted(monkeypatch, 45.0, fast=fast, service=5.0)
+    planner.stalls.append(Window(40.0, e))
+    planner.invalidate(0.0)
+    host.stop(95.0)
+    a = e + 5.5
+    assert a - 45.0 >= 10.0
+    assert _rows(planner, 99.0) == [(0, 45.0, "written", e + 5.0), *_written(1, [a + 10 * n for n in range(4)], 5.0)]
