@@ -1233,13 +1233,15 @@ class ConductorPlanner:
             seg_stop, guess = c[4], c[5]
             if c[3] is None:  # the call waiting at t0: its job is in the system
                 c[3] = False
-            end, _ = self._call_end(h, c, replies, t1)
+            end, answer = self._call_end(h, c, replies, t1)
             ended = end is not None and end < seg_stop
             real = self._next_after(c[1], c[2], end) if ended else _INF
             if (real < seg_stop) != (guess < seg_stop) or (real < seg_stop and real != guess):
                 return False
             if ended:
-                out.timeouts += end == c[1] + self.R and (c[3] or replies.get((h, c[0]), _INF) > end)
+                # timed out: no answer came by s + R (lost with its report, lost in a partition on
+                # its way back, or later); an answer at exactly s + R comes first, as in the engine
+                out.timeouts += end == c[1] + self.R and (answer is None or answer > end)
                 out.overruns += end - c[1] >= self.delta
         return True
 
