@@ -754,3 +754,148 @@ def test_a_call_in_service_at_a_window_start_that_overruns(monkeypatch, fast):
     a = e + 5.5
     assert a - 45.0 >= 10.0
     assert _rows(planner, 99.0) == [(0, 45.0, "written", e + 5.0), *_written(1, [a + 10 * n for n in range(4)], 5.0)]
+
+
+# --- tests written for mutation testing, third wave (docs/testing.md, "The conductor room") --------
+
+
+@ENGINES
+@pytest.mark.parametrize("service, overruns", [(9.0, 9), (0.1, 0)])
+def test_sends_and_overruns_are_counted_by_hand(monkeypatch, fast, service, overruns):
+    """One cold host, d = 0.5 each way: sends at 5, 15, … , 95 in [0, 100).  With σ = 9 each call
+    takes exactly 1 + 9 = Δ, an overrun (``x − s ≥ Δ``): the nine calls sent at 5 … 85 end in the two
+    windows, the one of 95 at 105, after them.  With σ = 0.1 no call overruns."""
+    planner, _ = _hosts(monkeypatch, fast=fast, service=service, duration=100)
+    planner.plan_until(50.0)  # the window holding 50 is solved too
+    assert [w.t1 for w in planner.windows] == [50.0, 100.0]
+    planner.plan_until(1000.0)  # and none beyond the horizon, 100
+    assert [w.t1 for w in planner.windows] == [50.0, 100.0]
+    stats = planner.stats()
+    assert (stats["sends"], stats["overruns"], stats["timeouts"]) == (10, overruns, 0)
+    assert stats["fast_windows"] + stats["loop_windows"] == 2
+    if not fast or service == 0.1:
+        assert (stats["fast_windows"], stats["loop_windows"]) == ((2, 0) if fast else (0, 2))
+
+
+@ENGINES
+def test_background_jobs_served_and_expired_are_counted(monkeypatch, fast):
+    """Background jobs at 10 a second (σ = 0.01 each) beside one cold host, windows [0, 50) … [150,
+    200).  Without a stall every job is served: a Poisson count of mean 2,000 (sd 45).  A stall
+    100 → 200 with R = 60: a job arriving at a in [100, 140] starts at 200 ≥ a + R and is dropped
+    (mean 400, sd 20); the later ones start within 0.01 s per job ahead of them (at most 600 jobs,
+    6 s) of 200, before a + R, and the rest of [200, 250) is served as it comes.  Bounds of about
+    ±5 sd."""
+    bg = {"background": {"rate": 10.0, "service_time": 0.01}}
+    planner, _ = _hosts(monkeypatch, fast=fast, conductor=bg)
+    planner.plan_until(199.0)
+    stats = planner.stats()
+    assert 1775 < stats["bg_served"] < 2225 and stats["bg_expired"] == 0
+    planner, _ = _hosts(monkeypatch, fast=fast, conductor=bg)
+    planner.stalls.append(Window(100.0, 200.0))
+    planner.invalidate(0.0)
+    planner.plan_until(249.0)  # the jobs waiting out the stall start, or are dropped, in [200, 250)
+    stats = planner.stats()
+    assert 300 < stats["bg_expired"] < 500
+    assert 1850 < stats["bg_served"] < 2350  # 2,500 − 400 (sd 46)
+
+
+def _heartbeat_stream(heartbeat: dict, duration: float):
+    """Host 0's stream of the same cloud without a conductor: the network draws the conductor's
+    draw bank must reproduce (same seed, same chunks, same order)."""
+    mapping = {"duration": duration, "nova": {"report_interval": 10.0, "service_down_time": 60},
+               "cloud": {"hosts": 1, "projects": 1, "servers_per_host": 1},
+               "heartbeat": {"delay": 0.5, "loss": 0, "jitter": 0, "warm_start": False, **heartbeat},
+               "faults": [], "maintenance": []}
+    world = World(load_scenario(mapping))
+    stream_ = world.streams[sorted(world.streams)[0]]
+    stream_.record = True
+    return stream_
+
+
+@ENGINES
+@pytest.mark.parametrize("loss, hiccups", [(0.0, None), (0.1, None),
+                                           (0.0, {"rate_per_day": 200, "duration": 60, "fraction": 0.5})])
+def test_random_delays_and_losses_are_the_heartbeat_streams_draws(monkeypatch, fast, loss, hiccups):
+    """One cold host, exponential delays, losses and hiccups (half the reports in one dropped) as
+    errors: through a conductor of σ = q every report is written q after the same report of the
+    same cloud without a conductor, over 1,140 reports (three of the draw bank's 512-report chunks)."""
+    heartbeat = {"delay": {"dist": "exponential", "mean": 0.5}, "loss": loss, **({"hiccups": hiccups} if hiccups else {})}
+    planner, _ = _hosts(monkeypatch, fast=fast, heartbeat=heartbeat, window=600.0, duration=11500)
+    for now in range(600, 11401, 600):  # as a run does: windows behind the clock are folded, and
+        planner.plan_until(float(now))  # the draw bank forgets the reports they settled
+        planner.fold(float(now))
+    t = planner.reports(until=11400.0)
+    written = np.sort(t[t["fate"].astype(str) == "written"]["settled_at"].to_numpy())
+    expected = _heartbeat_stream(heartbeat, 11500).writes(11400.0) + Q
+    assert written.size == expected.size > (1000 if loss or hiccups else 1100)
+    np.testing.assert_array_equal(written, expected)
+
+
+def test_jittered_sends_follow_the_heartbeat_streams_jitter_draws(monkeypatch):
+    """Jitter 0.5 (below 1), fixed delay: the conductor's timer sends the next report Δ + j_k after
+    the send of report k (docs/conductor.md), j_k the same draws as the stream without a conductor."""
+    planner, _ = _hosts(monkeypatch, heartbeat={"jitter": 0.5}, window=600.0, duration=5500)
+    planner.plan_until(5400.0)
+    _, _, jit = _heartbeat_stream({"jitter": 0.5}, 5500)._draws(0, 600)
+    sends = [5.0]
+    while sends[-1] + 10.0 + jit[len(sends) - 1] < 5400.0:
+        sends.append(sends[-1] + 10.0 + jit[len(sends) - 1])
+    assert len(sends) > 520 and np.ptp(jit) > 0.9
+    assert _rows(planner, 5400.0 + 0.6 + Q)[-1][0] == len(sends) - 1
+    assert [r[1] for r in _rows(planner, 5410.0)][:len(sends)] == sends
+
+
+@ENGINES
+@pytest.mark.parametrize("jitter", [0.0, 0.5])
+def test_re_solving_a_window_starts_from_the_state_it_was_first_solved_from(monkeypatch, fast, jitter):
+    """The report of 49.8 is on the network at the window boundary 50; the timer stops at 70 in
+    [50, 100).  Starting the timer again at 80 (first delay 5) re-solves [50, 100) from the state
+    at 50, which solving it the first time must have left as it was: the call of 49.8 is answered
+    at 50.3 + q, the next send is Δ + j after it, the one after that too, then 85 and 85 + Δ + j."""
+    first = float(quantize(49.8))
+    planner, host = _restarted(monkeypatch, first, fast=fast, heartbeat={"jitter": jitter})
+    host.stop(70.0)
+    planner.plan_until(60.0)
+    host.start(80.0, 5.0)
+    planner.plan_until(60.0)
+    _, _, jit = _heartbeat_stream({"jitter": jitter}, 400)._draws(0, 5)
+    s1 = first + 10.0 + jit[0]
+    s2 = s1 + 10.0 + jit[1]
+    assert s2 < 70.0
+    assert _rows(planner, 99.0) == _written(0, [first, s1, s2, 85.0, 85.0 + 10.0 + jit[3]])
+
+
+def test_lost_reports_as_timeouts_without_any_loss_stay_on_the_fast_path(monkeypatch):
+    """``lost_reports = "timeout"`` with nothing ever lost (the draw bank keeps "lost" as one
+    constant): one cold host sends at 5, 15, … and each report is written 0.5 + q later."""
+    planner, _ = _hosts(monkeypatch, conductor={"lost_reports": "timeout"})
+    planner.plan_until(99.0)
+    assert _rows(planner, 99.0) == _written(0, [5.0 + 10 * n for n in range(10)])
+    _on_the_fast_path(planner)
+
+
+@ENGINES
+def test_a_report_arriving_exactly_at_a_partitions_start_is_cut_and_at_its_end_gets_through(monkeypatch, fast):
+    """Partition 5.5 → 65.5 (half-open): the report of 5 arrives at 5.5 and is cut; the call waits out
+    R = 60, so the next is sent at 65 and arrives at 65.5, the partition's end: written."""
+    planner, (host,) = _hosts(monkeypatch, fast=fast)
+    host.partitions.append(Window(5.5, 65.5))
+    host.replan(0.0)
+    assert _rows(planner, 70.0) == [(0, 5.0, "partition", 5.5), (1, 65.0, "written", 65.5 + Q)]
+
+
+@ENGINES
+def test_a_call_of_exactly_the_interval_starts_the_next_at_its_answer_whatever_the_jitter(monkeypatch, fast):
+    """σ = 9, d = 0.5 each way: every call takes exactly Δ = 10, so the next starts at its answer,
+    s + 10, not at s + Δ + j (jitter 0.5)."""
+    planner, _ = _hosts(monkeypatch, fast=fast, service=9.0, heartbeat={"jitter": 0.5})
+    assert [r[1] for r in _rows(planner, 99.0)] == [5.0 + 10 * n for n in range(9)]
+
+
+def test_fold_keeps_the_window_holding_now_and_always_the_last(monkeypatch):
+    planner, _ = _hosts(monkeypatch)
+    planner.plan_until(60.0)
+    planner.fold(10.0)  # [0, 50) holds 10: nothing is folded
+    assert [w.t0 for w in planner.windows] == [0.0, 50.0]
+    planner.fold(100.0)  # both ended, but one window is always kept
+    assert [w.t0 for w in planner.windows] == [50.0]
