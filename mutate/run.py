@@ -178,9 +178,9 @@ def run_room(name: str, room: Room, fresh: bool, equivalents: set[str], workers:
     """Mutate one room, print its score and survivors; True if no unrecorded mutant survived."""
     print(f"== {name}: {room.source}", flush=True)
     work = prepare(name, room, fresh)
-    # mutmut keeps a cached verdict even after the tests change: re-test earlier escapes by name
-    # (not the recorded equivalents: no test can catch them, and mutmut resets a changed function's)
-    # (not those never tested yet, "not checked": the run below tests them anyway)
+    # mutmut keeps a cached verdict even after the tests change: re-test earlier escapes by name,
+    # but not the recorded equivalents (no test can catch them; mutmut resets a changed function's)
+    # nor those never tested ("not checked": the run below tests them anyway)
     escaped_before = sorted(m for m, s in results(work).items()
                             if s not in _CAUGHT and s != "not checked" and m not in equivalents)
     started = time.monotonic()
