@@ -146,7 +146,18 @@ def prepare(name: str, room: Room, fresh: bool) -> Path:
             shutil.rmtree(work / entry)
         shutil.copytree(ROOT / entry, work / entry, ignore=ignore)
     (work / "pyproject.toml").write_text(room_config(room), encoding="utf-8")
+    mutated = work / "mutants" / room.source
+    if mutated.exists() and not _whole(mutated, work / room.source):
+        # a run stopped while mutmut wrote it: mutmut would take the stub for up to date (it is
+        # newer than the source) and its tests could not import it; mutated again, the file's
+        # cached verdicts (in its .meta) are kept for every function whose code is unchanged
+        mutated.unlink()
     return work
+
+
+def _whole(mutated: Path, source: Path) -> bool:
+    """Whether mutmut finished writing a mutated copy: it holds the source's code and more."""
+    return mutated.stat().st_size >= source.stat().st_size
 
 
 def mutmut(work: Path, *args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
@@ -186,7 +197,9 @@ def run_room(name: str, room: Room, fresh: bool, equivalents: set[str], workers:
     started = time.monotonic()
     children = ("--max-children", str(workers))
     if mutmut(work, "run", *children).returncode != 0:
-        if not _MUTANT_IN_CODE.search((work / "mutants" / room.source).read_text(encoding="utf-8")):
+        mutated = work / "mutants" / room.source
+        if (mutated.exists() and _whole(mutated, work / room.source)
+                and not _MUTANT_IN_CODE.search(mutated.read_text(encoding="utf-8"))):
             # mutmut 3 mutates function bodies only: module and class constants make no mutants
             print(f"== {name}: 0 mutants (no function body mutmut can mutate)")
             return True
