@@ -899,3 +899,31 @@ def test_fold_keeps_the_window_holding_now_and_always_the_last(monkeypatch):
     assert [w.t0 for w in planner.windows] == [0.0, 50.0]
     planner.fold(100.0)  # both ended, but one window is always kept
     assert [w.t0 for w in planner.windows] == [50.0]
+
+
+def test_writes_of_one_host_ending_together_are_ordered_by_report():
+    """The window's writes by host, then end; two of one host ending at one instant (two workers)
+    by report number, whatever order they were appended in: the later report's is the newest."""
+    host = np.array([1, 0, 0, 0, 1])
+    end = np.array([2.0, 5.0, 5.0, 1.0, 0.5])
+    k = np.array([7, 3, 2, 1, 6])
+    assert C._by_host(host, end, 2.0**20, k).tolist() == [3, 2, 1, 4, 0]
+    # beyond 2**62 (hosts × span) the same order comes from lexsort alone
+    assert C._by_host(host, end * 2.0**40, 2.0**20, k).tolist() == [3, 2, 1, 4, 0]
+
+
+@ENGINES
+def test_a_report_from_before_a_restart_and_one_after_it_written_at_one_instant(monkeypatch, fast):
+    """Two workers; a stall 3 → 30 holds the report sent at 5 (the timer stops at 6) and the one
+    sent at 8 (it restarts at 7 with a first delay of 1).  Both start on a worker when the stall
+    ends and are written together at 30 + q: the later report's write is the newest, so Nova's
+    ``report_count`` reads 2."""
+    planner, (host,) = _hosts(monkeypatch, fast=fast, conductor={"workers": 2})
+    planner.stalls.append(Window(3.0, 30.0))
+    host.stop(6.0)
+    host.start(7.0, 1.0)
+    t = planner.reports(until=31.0)
+    assert list(zip(t["report"], t["sent_at"], t["settled_at"])) == [(0, 5.0, 30.0 + Q), (1, 8.0, 30.0 + Q)]
+    assert host.report_count(30.0 + Q) == 2
+    assert host.last_write(30.0 + Q) == (30.0 + Q, 30.0 + Q)
+    assert host.report_count(30.0) == 0

@@ -299,26 +299,36 @@ class _Window:
     counts: dict[str, float]
 
 
-def _by_host(host: np.ndarray, minor: np.ndarray, scale: float) -> np.ndarray:
-    """Indices ordering by (host, minor); ``minor × scale`` must be whole numbers (one int64 sort)."""
+def _by_host(host: np.ndarray, minor: np.ndarray, scale: float, tie: np.ndarray) -> np.ndarray:
+    """Indices ordering by (host, minor, tie); ``minor × scale`` must be whole numbers.
+
+    One int64 key sort, which is not stable: where two entries share host and minor (two writes of
+    one host ending together on two workers), ``tie`` decides, through ``np.lexsort``."""
     if host.size == 0:
         return np.empty(0, dtype=np.int64)
+    keys = (tie, minor, host)
     rel = (minor - minor.min()) * scale
     span = float(rel.max()) + 1.0
-    if (float(host.max()) + 1.0) * span < 2.0**62:
-        return np.argsort(host * np.int64(span) + rel.astype(np.int64))
-    return np.lexsort((minor, host))
+    if (float(host.max()) + 1.0) * span >= 2.0**62:
+        return np.lexsort(keys)
+    key = host * np.int64(span) + rel.astype(np.int64)
+    order = np.argsort(key)
+    if bool((np.diff(key[order]) == 0).any()):
+        return np.lexsort(keys)
+    return order
 
 
 def _concat_out(out: _Out, H: int) -> dict[str, np.ndarray]:
     wh = np.asarray(out.w_host, dtype=np.int64)
     we = np.asarray(out.w_end, dtype=float)
-    order = _by_host(wh, we, 2.0**20)
+    wk = np.asarray(out.w_k, dtype=np.int64)
+    # two writes of a host ending at one instant: the later report commits last (its write is the newest)
+    order = _by_host(wh, we, 2.0**20, wk)
     rh = np.asarray(out.r_host, dtype=np.int64)
     rk = np.asarray(out.r_k, dtype=np.int64)
     rorder = slice(None)  # settled reports stay unsorted: they are read by host mask, rarely
     w = {"w_host": wh[order], "w_end": we[order], "w_stamp": np.asarray(out.w_stamp, dtype=float)[order],
-         "w_k": np.asarray(out.w_k, dtype=np.int64)[order],
+         "w_k": wk[order],
          "r_host": rh[rorder], "r_k": rk[rorder], "r_s": np.asarray(out.r_s, dtype=float)[rorder],
          "r_fate": np.asarray(out.r_fate, dtype=np.int8)[rorder],
          "r_wait": np.asarray(out.r_wait, dtype=float)[rorder], "r_at": np.asarray(out.r_at, dtype=float)[rorder]}
