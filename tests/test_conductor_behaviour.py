@@ -787,3 +787,213 @@ def test_explain_down_blames_the_backlog_of_reports_sent_by_the_instant_not_at_t
     world.planner.plan_until(60)
     assert [host1.explain_down(30), host0.explain_down(30), host0.explain_down(35.9)] == \
         ["conductor", "delay", "delay"]
+
+
+# wave 4 (docs/testing.md, "Open survivors: conductor"): exact instants, probes, ties and the host view's reads
+
+
+def _planned(monkeypatch, world_cls: type[World], mapping: dict, window: float = 50.0):
+    """The planner of ``mapping`` (nothing solved yet, ``record`` on, windows of ``window`` s) and
+    its host views, in host order."""
+    _fixed_windows(monkeypatch, window)
+    world = world_cls(load_scenario(mapping))
+    world.planner.record = True
+    return world.planner, [world.streams[h] for h in sorted(world.streams)]
+
+
+def _settled(planner, until: float) -> list[tuple]:
+    """``(report, sent_at, fate, settled_at)`` of host 0's reports settled before ``until``."""
+    t = planner.reports(until=until)
+    t = t[t["host"] == 0]
+    return list(zip(t["report"].tolist(), t["sent_at"].tolist(), t["fate"].astype(str).tolist(),
+                    t["settled_at"].tolist()))
+
+
+@ENGINES
+def test_an_answer_lost_in_a_partition_exactly_at_the_rpc_timeout_is_a_timeout(monkeypatch, world_cls):
+    """R = 4, σ = 3: the report of 5 arrives at 5.5, is written at 8.5 and its answer is due at 9,
+    exactly s + R, in a partition 8.75 → 9.5 of the host.  The answer is lost, so the call ends by
+    timing out at 9 (an answer at that instant would have counted): one timeout.  The next call is
+    Δ after the first (15, then every 10 s) and every report is written, at s + 3.5."""
+    planner, (host,) = _planned(monkeypatch, world_cls, _scenario(service=3.0, nova={"rpc_response_timeout": 4}))
+    host.partitions.append(C.Window(8.75, 9.5))
+    host.replan(0.0)
+    assert _settled(planner, 40.0) == [(k, s, "written", s + 3.5) for k, s in enumerate([5.0, 15.0, 25.0, 35.0])]
+    planner.plan_until(49.0)  # one window, [0, 50): sends 5 … 45
+    stats = planner.stats()
+    assert (stats["sends"], stats["written"], stats["timeouts"]) == (5, 5, 1)
+    if world_cls is World:
+        assert (stats["fallbacks"], stats["loop_windows"]) == ({}, 0)
+
+
+@ENGINES
+def test_an_answer_due_exactly_at_a_window_end_after_a_partition_ended_early(monkeypatch, world_cls):
+    """σ = 0.5, first report at 8.5: each report is written at s + 1 and answered at s + 1.5.  A
+    partition from 49.75 (open-ended) is known when [0, 50) is solved: the report of 48.5 got in
+    at 49, and its answer is on its way at the window end, due at exactly 50.  The partition is then
+    ended at 50 (as ``FaultInjector.recover`` ends a fault early in serve mode), so [50, 100) is
+    re-solved from the state saved at 50: the answer arrives at 50, just outside the partition,
+    and the call ends there.  So nothing times out and the timer keeps its period: 58.5, 68.5, … ."""
+    planner, (host,) = _planned(monkeypatch, world_cls, _scenario(service=0.5, heartbeat={"first_report_delay": 8.5}))
+    partition = C.Window(49.75, math.inf)
+    host.partitions.append(partition)
+    host.replan(0.0)
+    planner.plan_until(10.0)
+    assert planner.frontier == 50.0
+    partition.end = 50.0
+    host.replan(50.0)
+    sends = [8.5 + 10 * n for n in range(9)]  # and 98.5, written at 99.5
+    assert _settled(planner, 99.0) == [(k, s, "written", s + 1.0) for k, s in enumerate(sends)]
+    stats = planner.stats()
+    assert (stats["sends"], stats["timeouts"]) == (10, 0)
+
+
+@ENGINES
+def test_an_answer_due_after_a_window_end_after_a_partition_ended_early(monkeypatch, world_cls):
+    """As above with the first report at 8.75: the report of 48.75 gets in at 49.25, before a
+    partition from 49.5 (open-ended as [0, 50) is solved), is written at 49.75 and its answer, on
+    its way at the window end, is due at 50.25, inside the partition.  The partition ends at 50.1,
+    before the answer arrives: the call ends at 50.25 and the timer keeps its period."""
+    planner, (host,) = _planned(monkeypatch, world_cls, _scenario(service=0.5, heartbeat={"first_report_delay": 8.75}))
+    partition = C.Window(49.5, math.inf)
+    host.partitions.append(partition)
+    host.replan(0.0)
+    planner.plan_until(10.0)
+    partition.end = 50.1
+    host.replan(50.1)
+    sends = [8.75 + 10 * n for n in range(9)]
+    assert _settled(planner, 99.0) == [(k, s, "written", s + 1.0) for k, s in enumerate(sends)]
+    stats = planner.stats()
+    assert (stats["sends"], stats["timeouts"]) == (10, 0)
+
+
+@ENGINES
+def test_the_newest_write_ending_exactly_at_a_window_start(monkeypatch, world_cls):
+    """σ = 0.5, first report at 9: writes at 10, 20, …, 50; the one at 50 ends exactly where the
+    window [50, 100) starts, so that window holds it.  At 50 it is the newest write (``report_count``
+    5, written and stamped at 50); just before, the write at 40 is (count 4).  The host view's
+    writes of the kept windows ([0, 50) and [50, 100) once 50 is read) are 10 … 90, and those
+    strictly after 50 are 60 … 90: the write at exactly 50 is not after it."""
+    planner, (host,) = _planned(monkeypatch, world_cls, _scenario(service=0.5, heartbeat={"first_report_delay": 9}))
+    assert (host.last_write(50.0), host.report_count(50.0)) == ((50.0, 50.0), 5)
+    assert (host.last_write(49.75), host.report_count(49.75)) == ((40.0, 40.0), 4)
+    assert [a.tolist() for a in host._writes()] == [[10.0 * n for n in range(1, 10)]] * 2
+    assert [a.tolist() for a in host._writes(after=50.0)] == [[60.0, 70.0, 80.0, 90.0]] * 2
+
+
+def test_next_liveness_change_before_the_first_write_counts_from_creation(monkeypatch):
+    """One cold host sending first at 70 (σ = q, written at 70.5 + q), service_down_time 60.  With
+    no write yet, liveness counts from the service's creation, by default at 0: UP until 60, then
+    DOWN, and UP again when the first write lands.  The returned flag is the liveness from then on."""
+    planner, (host,) = _planned(monkeypatch, World, _scenario(heartbeat={"first_report_delay": 70}))
+    planner.plan_until(100.0)  # the host view looks only as far as the planner has solved
+    assert host.next_liveness_change(0.0, 60) == (60.0, False)
+    assert host.next_liveness_change(60.0, 60) == (70.5 + Q, True)
+    assert host.next_liveness_change(0.0, 60, created_at=5.0) == (65.0, False)
+
+
+@ENGINES
+def test_a_restart_that_delays_another_hosts_writes_reaches_that_hosts_probe(world_cls):
+    """Two cold hosts, σ = 30, one worker, service_down_time 45.  Host 0 crashes at 1, before its
+    first send, and recovers at 101: its first report is sent at 106 (``first_report_delay`` 5).
+    Alone, host 1 sends at 5, 36, 67, 98 (each call takes σ + 1 = 31 ≥ Δ, so the next starts at
+    its answer), written at s + 30.5: UP throughout.  The restart re-solves the planned window:
+    host 0's report of 106 is served 128.5 → 158.5, so host 1's report of 129 (answer of 98 at 129)
+    waits and is written at 188.5.  Host 1 is UNKNOWN from 128.5 + 45 = 173.5 to 188.5: a change
+    only the re-solve shows, for a host no fault struck (its probe learns it from the planner)."""
+    faults = [fault("host_crash", 1, 100)]  # host 0
+    world = world_cls(load_scenario(_scenario(hosts=2, duration=200, service=30, faults=faults,
+                                              nova={"service_down_time": 45})))
+    world.run()
+    assert _transitions(world, since=0)[world.hosts[1]] == [(173.5, "UP", "UNKNOWN"), (188.5, "UNKNOWN", "UP")]
+
+
+def test_writes_of_one_host_all_ending_together_are_ordered_by_report():
+    """Nothing but a tie: two writes of one host ending at one instant, the later report appended
+    first.  No two keys differ, and the report number still decides (the later report's is last)."""
+    assert C._by_host(np.array([0, 0]), np.array([5.0, 5.0]), 2.0**20, np.array([3, 2])).tolist() == [1, 0]
+    three = C._by_host(np.array([2, 2, 2]), np.array([1.5, 1.5, 1.5]), 2.0**20, np.array([9, 7, 8]))
+    assert three.tolist() == [1, 2, 0]
+
+
+@ENGINES
+def test_a_carried_answer_and_a_new_one_arriving_together(monkeypatch, world_cls):
+    """Two hosts, one worker, σ = 3, windows of 50 s, a two-valued delay (0.5 or 3.5 s each way,
+    the same draw both ways), seed 6199: host 0's reports 0 … 5 draw 0.5, 0.5, 0.5, 0.5, 3.5, 0.5
+    and host 1's all 0.5 (their own ``heartbeats`` streams, checked first).  Host 0 sends at 2,
+    12, …; host 1, stopped at 1 and started at 1.5 with a first delay of 4, at 5.5, 15.5, … .
+    Until 40 each report is served on arrival (written at s + 3.5).  Host 0's report of 42 arrives
+    at 45.5 and is written at 48.5; its answer is on its way at the window start 50 and arrives at
+    52.  Host 1's report of 45.5 arrives at 46, waits until 48.5 and is written at 51.5 (in the next
+    window): its answer arrives at 52 too.  Both calls end then, host 0's after exactly Δ (next
+    send at once, at 52: written at 55.5) and host 1's after 6.5 (next send at 55.5: written at 59)."""
+    draws = [stream(6199, "heartbeats", h).choice([0.5, 3.5], 512)[:6].tolist() for h in (0, 1)]
+    assert draws == [[0.5] * 4 + [3.5, 0.5], [0.5] * 6]
+    mapping = {**_scenario(hosts=2, service=3.0, heartbeat={
+        "delay": {"dist": "empirical", "values": [0.5, 3.5]}, "first_report_delay": 2}), "seed": 6199}
+    planner, (host0, host1) = _planned(monkeypatch, world_cls, mapping)
+    host1.stop(1.0)
+    host1.start(1.5, 4.0)
+    t = planner.reports(until=59.5)
+    rows = list(zip(t["host"].tolist(), t["report"].tolist(), t["sent_at"].tolist(), t["wait_s"].tolist(),
+                    t["settled_at"].tolist()))
+    early = [row for n in range(4) for row in ((0, n, 2.0 + 10 * n, 0.0, 5.5 + 10 * n),
+                                               (1, n, 5.5 + 10 * n, 0.0, 9.0 + 10 * n))]
+    assert rows == [*early, (0, 4, 42.0, 0.0, 48.5), (1, 4, 45.5, 2.5, 51.5), (0, 5, 52.0, 0.0, 55.5),
+                    (1, 5, 55.5, 0.0, 59.0)]
+
+
+@ENGINES
+def test_a_report_on_its_way_at_the_window_start_and_a_new_one_arriving_together(monkeypatch, world_cls):
+    """The draws of the test above (seed 6199), σ = 1: host 0 sends at 8, 18, …; host 1, stopped
+    at 1 and started at 2 with a first delay of 9, at 11, 21, … .  Until 40 each report is served
+    on arrival.  Host 0's report of 48 (3.5 s each way) is on the network at the window start 50 and
+    arrives at 51.5, when host 1's report of 51 (0.5 s) does: host 0's queues first (arrivals of one
+    instant queue by host), written at 52.5; host 1's waits 1 s and is written at 53.5.  Answers at
+    56 and 54: host 0 sends next at 58 (written at 59.5), host 1 at 61."""
+    mapping = {**_scenario(hosts=2, service=1.0, heartbeat={
+        "delay": {"dist": "empirical", "values": [0.5, 3.5]}, "first_report_delay": 8}), "seed": 6199}
+    planner, (host0, host1) = _planned(monkeypatch, world_cls, mapping)
+    host1.stop(1.0)
+    host1.start(2.0, 9.0)
+    t = planner.reports(until=60.0)
+    rows = list(zip(t["host"].tolist(), t["report"].tolist(), t["sent_at"].tolist(), t["wait_s"].tolist(),
+                    t["settled_at"].tolist()))
+    early = [row for n in range(4) for row in ((0, n, 8.0 + 10 * n, 0.0, 9.5 + 10 * n),
+                                               (1, n, 11.0 + 10 * n, 0.0, 12.5 + 10 * n))]
+    assert rows == [*early, (0, 4, 48.0, 0.0, 52.5), (1, 4, 51.0, 1.0, 53.5), (0, 5, 58.0, 0.0, 59.5)]
+
+
+@ENGINES
+def test_a_write_in_service_at_the_window_start_and_a_new_one_ending_together(monkeypatch, world_cls):
+    """Two hosts, two workers, d = 0.5, a two-valued service time (1 or 3 s), seed 263: host 0's
+    reports 0 … 4 draw 1, 1, 1, 1, 3 s on workers 1, 1, 0, 0, 0, host 1's 1 s each on workers
+    1, 0, 0, 1, 1 (their own ``conductor-service`` and ``conductor-dispatch`` streams, checked
+    first).  Host 0 sends at 8, 18, …; host 1, stopped at 1 and started at 2 with a first delay of
+    8, at 10, 20, … .  Every report is served on arrival: written at s + 1.5, but host 0's report
+    of 48, in service on worker 0 from 48.5 across the window start 50, ends at 51.5, as host 1's
+    report of 50 does on worker 1 (50.5 → 51.5)."""
+    service = [stream(263, "conductor-service", h).choice([1.0, 3.0], 512)[:5].tolist() for h in (0, 1)]
+    workers = [stream(263, "conductor-dispatch", h).integers(2, size=512)[:5].tolist() for h in (0, 1)]
+    assert (service, workers) == ([[1.0] * 4 + [3.0], [1.0] * 5], [[1, 1, 0, 0, 0], [1, 0, 0, 1, 1]])
+    mapping = {**_scenario(hosts=2, service={"dist": "empirical", "values": [1.0, 3.0]},
+                           conductor={"workers": 2}, heartbeat={"first_report_delay": 8}), "seed": 263}
+    planner, (host0, host1) = _planned(monkeypatch, world_cls, mapping)
+    host1.stop(1.0)
+    host1.start(2.0, 8.0)
+    t = planner.reports(until=55.0)
+    rows = list(zip(t["host"].tolist(), t["report"].tolist(), t["sent_at"].tolist(), t["wait_s"].tolist(),
+                    t["settled_at"].tolist()))
+    early = [row for n in range(4) for row in ((0, n, 8.0 + 10 * n, 0.0, 9.5 + 10 * n),
+                                               (1, n, 10.0 + 10 * n, 0.0, 11.5 + 10 * n))]
+    assert rows == [*early, (0, 4, 48.0, 0.0, 51.5), (1, 4, 50.0, 0.0, 51.5)]
+
+
+def test_writes_ordered_by_host_whatever_the_range_of_the_ends():
+    """The int64 key (host × span + end × scale) holds only ends in a bounded range from the
+    earliest; below zero, or spread beyond 2⁶³ quanta on one host, the order is still by host,
+    then end: host 0's write at −3 before host 1's at −2, and an end at 0 before one at 2⁶³.  Host
+    0 writing the window's last and host 1 its first keep their order too."""
+    assert C._by_host(np.array([0, 1]), np.array([5.0, 1.0]), 2.0**20, np.array([0, 0])).tolist() == [0, 1]
+    assert C._by_host(np.array([1, 0]), np.array([-2.0, -3.0]), 2.0**20, np.array([0, 1])).tolist() == [1, 0]
+    assert C._by_host(np.array([0, 0]), np.array([2.0**63, 0.0]), 1.0, np.array([0, 1])).tolist() == [1, 0]

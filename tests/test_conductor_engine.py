@@ -927,3 +927,361 @@ def test_a_report_from_before_a_restart_and_one_after_it_written_at_one_instant(
     assert host.report_count(30.0 + Q) == 2
     assert host.last_write(30.0 + Q) == (30.0 + Q, 30.0 + Q)
     assert host.report_count(30.0) == 0
+
+
+# wave 4 (docs/testing.md, "Open survivors: conductor"): the fast path's window solver
+
+
+def _counts(planner: C.ConductorPlanner, *names: str) -> tuple:
+    stats = planner.stats()
+    return tuple(stats[n] for n in names)
+
+
+def test_a_stall_ending_at_a_window_start_or_starting_at_its_end_leaves_it_to_the_fast_path(monkeypatch):
+    """Stalls 46 → 50 and 100 → 105 hold no report (the reports of 45 and 95 are written at 45.6
+    and 95.6, the next arrive at 55.5 and 105.5).  Stalls are half-open: [50, 100) meets neither,
+    so only [0, 50) and [100, 150) go to the per-report engine."""
+    planner, _ = _hosts(monkeypatch)
+    planner.stalls.extend([Window(46.0, 50.0), Window(100.0, 105.0)])
+    planner.invalidate(0.0)
+    assert _rows(planner, 149.0) == _written(0, [5.0 + 10 * n for n in range(15)])
+    assert [w.fast for w in planner.windows] == [False, True, False]
+    assert planner.stats()["fallbacks"] == {"stall": 2}
+
+
+@ENGINES
+def test_a_report_starting_exactly_when_its_caller_gives_up_expires(monkeypatch, fast):
+    """Two cold hosts sending together at 5, 15, … ; σ = 3, R = 3.5.  Host 0's report is served
+    5.5 → 8.5 (written, but its answer at 9 comes after s + R = 8.5: a timeout); host 1's waits
+    behind it and would start at 8.5 = s + R, when its caller gives up: expired, settled at 8.5.
+    Every call times out (10 by 30), no stall: the fast path hands each window on for "expired"."""
+    planner, _ = _hosts(monkeypatch, hosts=2, fast=fast, service=3.0, nova={"rpc_response_timeout": 3.5})
+    t = planner.reports(until=30.0)
+    assert list(zip(t["host"], t["report"], t["sent_at"], t["fate"].astype(str), t["settled_at"])) == [
+        (h, n, 5.0 + 10 * n, fate, 8.5 + 10 * n) for n in range(3) for h, fate in ((0, "written"), (1, "expired"))]
+    assert _counts(planner, "timeouts", "expired", "written") == (10, 5, 5)  # [0, 50): five rounds
+    assert planner.stats()["fallbacks"] == ({"expired": 1} if fast else {})
+
+
+@pytest.mark.parametrize("first, sigma, writes, waiting, cut", [
+    (42.0, 11.0, [(42.0, 53.5), (54.0, 65.5), (66.0, 77.5)], [50.0], 48.0),
+    (42.0, 12.25, [(42.0, 54.75), (55.25, 68.0)], [50.0], 48.0),
+    (40.0, 11.0, [(40.0, 51.5), (52.0, 63.5), (64.0, 75.5)], [50.0], 41.0),
+    (40.0, 9.25, [(40.0, 49.75), (50.25, 60.0), (60.5, 70.25)], [], 41.0),
+])
+def test_a_call_overrunning_into_a_short_window_is_handed_on_as_waiting(monkeypatch, first, sigma, writes, waiting, cut):
+    """Windows of 5 s; the timer restarts to send at ``first``; the report is served from
+    first + 0.5 for σ and answered 0.5 later, so the call overruns (σ + 1 ≥ Δ) and the next send
+    is its answer.  At 45 and 50 the call is waiting on its report still in the system, guessed
+    to end in time, with the next send at first + Δ:
+
+    * first 42, σ = 11: at 50 the answer (54) is known to come before 55, and not at 52: wrong,
+      [50, 55) goes to the per-report engine ("waiting"); at 55 the call of 54 waits on its report
+      (answered at 66), guessed next at 64, after 60: nothing to refuse;
+    * σ = 12.25: written at 54.75 inside [50, 55), answered at 55.25 after it: still wrong;
+    * first 40, σ = 11: at 45 the guess (50) is the window's end, and the answer unknown: nothing
+      to refuse before 50; at 50 the answer (52) disproves it;
+    * first 40, σ = 9.25: written at 49.75, answered at 50.25, after the window [45, 50) whose end
+      is the guess: nothing wrong inside it, and at 50 the answer is known (no fallback at all).
+
+    Partitions ``cut`` → 5 × ⌈cut / 5⌉ (48 → 50, or 41 → 45) and 55 → 55.2 catch nothing (no report
+    or answer arrives in them) and touch the windows from the next one to [50, 55) only at their
+    edges, so the host is no odd host there."""
+    planner, host = _restarted(monkeypatch, first, service=sigma, window=5.0)
+    host.partitions.extend([Window(cut, 5.0 * np.ceil(cut / 5.0)), Window(55.0, 55.2)])
+    host.replan(0.0)
+    planner.plan_until(59.0)
+    assert [w.t0 for w in planner.windows if not w.fast] == waiting
+    assert planner.stats()["fallbacks"] == ({"waiting": 1} if waiting else {})
+    assert _rows(planner, 80.0) == [(k, s, "written", x) for k, (s, x) in enumerate(writes)]
+
+
+@pytest.mark.parametrize("first, sigma, sends, fallbacks", [
+    (5.0, 60.0, [5.0, 65.0], {"answer": 1, "sends": 2}),
+    (25.0, 30.0, [25.0, 56.0], {"answer": 1, "sends": 1}),
+    (35.0, 20.0, [35.0, 56.0, 77.0], {"answer": 2}),
+])
+def test_a_guess_from_a_call_still_in_the_system_is_refused_for_its_sends_or_its_answers(
+        monkeypatch, first, sigma, sends, fallbacks):
+    """One host, first send at ``first`` (cold at 5, else after a restart in [0, 50)), σ large: at
+    50 its call is waiting on its report, and the fast path guesses its sends from call_s + Δ,
+    before 50.  The window has room for 7 guessed sends (50 s / Δ + 2): from 15 (σ = 60) or 35
+    (σ = 30) the 7th would still be before 100, more than planned for ("sends"); from 45 (σ = 20)
+    it is not, and the answers disprove the guess ("answer").  [100, 150) (σ = 60): the call of 65
+    is waiting on its report at 100, guessed from 75: "sends" again.  [0, 50): the answer of the
+    first call comes after its guessed next send ("answer").  The calls take σ + 1 (written at
+    s + 0.5 + σ), or time out at s + R = s + 60 when σ = 60 (answered at s + 61); each starts the
+    next at once."""
+    planner, _ = _restarted(monkeypatch, first, service=sigma)
+    planner.plan_until(149.0 if sigma == 60.0 else 99.0)
+    assert _rows(planner, 99.0) == _written(0, [s for s in sends if s + 0.5 + sigma < 99.0], sigma)
+    assert planner.stats()["fallbacks"] == fallbacks
+
+
+@ENGINES
+@pytest.mark.parametrize("written, R, timeouts", [(49.75, 5.25, 0), (49.75, 5.125, 1), (50.0, 5.5, 0), (50.0, 5.25, 1)])
+def test_an_answer_at_or_after_the_rpc_timeout_of_a_call_open_at_a_window_start(monkeypatch, fast, written, R, timeouts):
+    """A stall 40 → ``written`` − q holds the report of 45, written at ``written`` and answered
+    0.5 later.  Written at 49.75, its answer (50.25) is on its way at the window start 50; written
+    at 50, the report is still in service at 50.  The answer comes exactly at s + R (in time, no
+    timeout) or after it (the call timed out just before).  Either way the call ended before
+    s + Δ, so the next send keeps the period (55), and [50, 100) goes through the fast path."""
+    planner, _ = _hosts(monkeypatch, fast=fast, nova={"rpc_response_timeout": R})
+    planner.stalls.append(Window(40.0, written - Q))
+    planner.invalidate(0.0)
+    assert _rows(planner, 99.0) == [*_written(0, [5.0, 15.0, 25.0, 35.0]), (4, 45.0, "written", written),
+                                    *_written(5, [55.0, 65.0, 75.0, 85.0, 95.0])]
+    assert _counts(planner, "timeouts", "overruns", "sends") == (timeouts, 0, 10)
+    assert [w.fast for w in planner.windows] == [False, fast]
+
+
+def test_lost_reports_as_timeouts_with_the_rpc_timeout_equal_to_the_interval_ignore_the_jitter(monkeypatch):
+    """Every report lost, ``lost_reports = "timeout"``, R = Δ = 10, jitter 2: each call ends at
+    s + R, which is Δ after its start, so the next starts then whatever its jitter draw: sends at
+    5, 15, … ; nine calls ended by 100, each a timeout and an overrun, all on the fast path."""
+    planner, _ = _hosts(monkeypatch, heartbeat={"loss": _ALWAYS_LOST, "jitter": 2},
+                        conductor={"lost_reports": "timeout"}, nova={"rpc_response_timeout": 10})
+    assert _rows(planner, 99.0) == [(n, 5.0 + 10 * n, "lost", 5.0 + 10 * n) for n in range(10)]
+    assert _counts(planner, "timeouts", "overruns", "sends") == (9, 9, 10)
+    _on_the_fast_path(planner)
+
+
+def test_a_call_cut_by_a_partition_while_an_older_report_of_the_host_is_still_served(monkeypatch):
+    """σ = 100: the report of 5 is served 5.5 → 105.5; its call times out at 65 and the next,
+    sent at 65, is cut by a partition 65.2 → 66 (at 65.5).  At 100 the host waits on that cut
+    call, not on the old report still in service: it ends at 65 + R = 125, and the next send is
+    then (the call took R ≥ Δ).  [100, 150) is not refused for its sends: the guess runs from 125,
+    and its answer comes too late for it ("answer"), as in [0, 50) and [50, 100)."""
+    planner, (host,) = _hosts(monkeypatch, service=100.0)
+    host.partitions.append(Window(65.2, 66.0))
+    host.replan(0.0)
+    planner.plan_until(149.0)
+    assert _rows(planner, 149.0) == [(1, 65.0, "partition", 65.5), (0, 5.0, "written", 105.5)]
+    assert _counts(planner, "timeouts", "overruns", "sends") == (2, 2, 3)
+    assert planner.stats()["fallbacks"] == {"answer": 3}
+
+
+def test_a_window_after_a_hiccup_ending_at_its_start_is_left_to_the_fast_path(monkeypatch):
+    """Hiccups at 100 a day: the first two start at about 557 and 581 (from the hiccup stream; the
+    third near 1,046).  Their duration is set so that the second ends exactly at 600, a window
+    boundary (windows of 100 s): only [500, 600) holds a hiccup, and [600, 700) is fast."""
+    probe, _ = _hosts(monkeypatch, heartbeat={"hiccups": {"rate_per_day": 100, "duration": 5}}, duration=1200)
+    (a1, _), (a2, _), (a3, _) = probe.hiccups.windows(1200.0)[:3]
+    assert 500 < a1 < a2 < 600 - 5 and a3 > 700
+    hiccups = {"rate_per_day": 100, "duration": 600.0 - a2, "fraction": 0.5}
+    planner, _ = _hosts(monkeypatch, heartbeat={"hiccups": hiccups}, duration=1200, window=100.0)
+    assert planner.hiccups.windows(1200.0)[1] == (a2, 600.0)
+    planner.plan_until(699.0)
+    assert [w.fast for w in planner.windows] == [True] * 5 + [False, True]
+    assert planner.stats()["fallbacks"] == {"hiccup": 1}
+
+
+@ENGINES
+@pytest.mark.parametrize("lead, fraction, fate", [(0.25, 0.999, "lost"), (0.25, 0.001, "written"), (0.5, 0.999, "lost")])
+def test_a_report_of_a_regular_host_sent_in_a_calm_window_meets_a_hiccup_after_it(
+        monkeypatch, fast, lead, fraction, fate):
+    """Hiccups of 5 s at 864 a day; the windows are as long as the time to the first, h.  A cold
+    host (no timer change, so the fast path draws its reports itself) sends every 10 s from
+    h − 60 − lead: the report of h − lead arrives at h + 0.5 − lead, inside the hiccup (at its very
+    start, the first window's end, when lead = 0.5), and is dropped when its hiccup uniform (from
+    the host's stream) is below the fraction: lost (its write fails) with 0.999, written with 0.001."""
+    hiccups = {"rate_per_day": 864, "duration": 5, "fraction": fraction}
+    probe, _ = _hosts(monkeypatch, heartbeat={"hiccups": hiccups})
+    h = probe.hiccups.windows(400.0)[0][0]
+    assert 0.001 <= probe.draws.one(0, 6)[3] < 0.999  # the report's hiccup uniform
+    planner, _ = _hosts(monkeypatch, fast=fast, heartbeat={"hiccups": hiccups, "first_report_delay": h - 60 - lead},
+                        window=h)
+    sends = [h - 60 - lead + 10 * n for n in range(8)]
+    assert _rows(planner, h + 15) == [*_written(0, sends[:6]), (6, sends[6], fate, h + 0.5 - lead + Q),
+                                      *_written(7, sends[7:])]
+    assert planner.windows[0].fast == fast
+
+
+@ENGINES
+def test_a_report_starting_exactly_at_a_window_end_waits_out_a_stall_from_there(monkeypatch, fast):
+    """Two cold hosts sending together every 10 s, σ = 4.5: host 0's report is served s + 0.5 →
+    s + 5, host 1's behind it, s + 5 → s + 9.5 (answered at s + 10, exactly Δ: the period holds).
+    The report host 1 sent at 45 would start at 50, the window's end, where a stall 50 → 60 begins:
+    it waits and is written at 64.5, answered at 65 (a call of 20: the next at once).  Host 0's
+    report of 55 (its call of 45 answered at 50.5) queues behind it: written at 69, answered at
+    69.5, the next at once; then host 1's of 65 waits for it (69 → 73.5), host 0's of 69.5 for that
+    (73.5 → 78)."""
+    planner, _ = _hosts(monkeypatch, hosts=2, fast=fast, service=4.5)
+    planner.stalls.append(Window(50.0, 60.0))
+    planner.invalidate(0.0)
+    t = planner.reports(until=80.0)
+    expected = [(h, n, 5.0 + 10 * n, 10.0 + 10 * n + 4.5 * h) for n in range(4) for h in range(2)]
+    expected += [(0, 4, 45.0, 50.0), (1, 4, 45.0, 64.5), (0, 5, 55.0, 69.0), (1, 5, 65.0, 73.5),
+                 (0, 6, 69.5, 78.0)]
+    assert list(zip(t["host"], t["report"], t["sent_at"], t["settled_at"])) == expected
+    assert [w.fast for w in planner.windows] == [fast, False]
+    # the write ending at 50 is one of [50, 100)'s (each engine solves [t0, t1) only)
+    assert (planner.windows[0].w_end.max(), planner.windows[1].w_end.min()) == (44.5, 50.0)
+
+
+def test_two_workers_with_one_of_them_idle_in_a_window(monkeypatch):
+    """Two workers, one cold host, windows of 5 s: each report is alone on its worker (drawn per
+    report; reports 1, 2 and 8 go to worker 1, the others to worker 0), written at s + 0.5 + q."""
+    planner, _ = _hosts(monkeypatch, conductor={"workers": 2}, window=5.0)
+    assert [planner.draws.one(0, k)[5] for k in range(10)] == [0, 1, 1, 0, 0, 0, 0, 0, 1, 0]
+    assert _rows(planner, 99.0) == _written(0, [5.0 + 10 * n for n in range(10)])
+    _on_the_fast_path(planner)
+
+
+def test_background_jobs_queued_behind_a_stall_ending_at_a_window_start(monkeypatch):
+    """Background jobs at 0.1 a second (σ = 0.01), the host's timer stopped at 1 (it sends
+    nothing), a stall 0 → 50: the first job (arriving at about 24.7, from the background stream)
+    waits out the stall and is served at 50, in [50, 100), which the fast path solves; every job
+    arriving before 100 is served by then, each once, and none expires (each starts within R)."""
+    planner, (host,) = _hosts(monkeypatch, conductor={"background": {"rate": 0.1, "service_time": 0.01}})
+    planner.stalls.append(Window(0.0, 50.0))
+    host.stop(1.0)
+    planner.plan_until(99.0)
+    arrivals = planner.background.a
+    assert 0 < arrivals[0] < 50 and arrivals[-1] > 100
+    assert _counts(planner, "bg_served", "bg_expired", "sends") == (int((arrivals < 100).sum()), 0, 0)
+    assert [w.fast for w in planner.windows] == [False, True]
+    assert planner.stats()["fallbacks"] == {"stall": 1}
+
+
+def test_a_report_on_its_way_into_a_partition_is_left_to_the_per_report_engine_in_its_arrivals_window(monkeypatch):
+    """Windows of 0.25 s, shorter than the 0.5 s delay; the first report, sent at 4.5, is on the
+    network over [4.75, 5) and arrives at 5 into a partition 4.9 → 200: cut there.  [4.75, 5)
+    (odd: the partition starts in it) is solved by the fast path, the report arriving only at its
+    end; [5, 5.25) hands the arrival to the per-report engine ("partition"), once."""
+    planner, (host,) = _hosts(monkeypatch, heartbeat={"first_report_delay": 4.5}, window=0.25)
+    host.partitions.append(Window(4.9, 200.0))
+    host.replan(0.0)
+    assert _rows(planner, 6.0) == [(0, 4.5, "partition", 5.0)]
+    assert [w.fast for w in planner.windows if w.t0 in (4.75, 5.0)] == [True, False]
+    assert planner.stats()["fallbacks"] == {"partition": 1}
+
+
+@ENGINES
+@pytest.mark.parametrize("sigma, timeouts", [(4.25, 0), (4.5, 9)])
+def test_answers_exactly_at_or_just_after_the_rpc_timeout_in_calm_windows(monkeypatch, fast, sigma, timeouts):
+    """One cold host, R = 5.25 < Δ, nothing else in the way: each answer comes at s + 1 + σ, exactly
+    at s + R (σ = 4.25: in time) or just after it (σ = 4.5: the call timed out).  Either way the
+    next send keeps the period; the nine calls sent at 5 … 85 end by 100 (95's at 100.25)."""
+    planner, _ = _hosts(monkeypatch, fast=fast, service=sigma, nova={"rpc_response_timeout": 5.25})
+    assert _rows(planner, 99.0) == _written(0, [5.0 + 10 * n for n in range(9)], sigma)
+    assert _counts(planner, "timeouts", "overruns", "sends") == (timeouts, 0, 10)
+    if fast:
+        _on_the_fast_path(planner)
+
+
+@ENGINES
+@pytest.mark.parametrize("R, duration", [(45.0, 50.0), (95.0, 100.0)])
+def test_a_lost_call_timing_out_exactly_at_the_horizon_is_not_counted(monkeypatch, fast, R, duration):
+    """Every report lost (``lost_reports = "timeout"``), windows of 50 s: the call of 5 ends at
+    5 + R, exactly the horizon (the end of the first window, or of the second, which it spans
+    waiting), where nothing more is solved: one send, one lost report, no timeout yet, and no
+    fallback."""
+    planner, _ = _hosts(monkeypatch, fast=fast, heartbeat={"loss": _ALWAYS_LOST}, conductor={"lost_reports": "timeout"},
+                        nova={"rpc_response_timeout": R}, duration=duration)
+    assert _rows(planner, duration) == [(0, 5.0, "lost", 5.0)]
+    assert [w.t1 for w in planner.windows] == [50.0, 100.0][:int(duration // 50)]
+    assert _counts(planner, "timeouts", "sends", "lost") == (0, 1, 1)
+    if fast:
+        _on_the_fast_path(planner)
+
+
+def test_a_short_interval_with_jitter_fits_every_send_of_a_window(monkeypatch):
+    """Δ = 1, jitter 0.45, delay q (0.1 quantised; a call takes 3q, less than any interval): the timer
+    sends the next report Δ + j_k after report k, j_k the heartbeat stream's jitter draws.  With
+    windows of 5 s a window can hold seven sends (here [275, 280)); the fast path plans for them
+    all (its shortest interval is Δ − 0.45) and solves every window."""
+    heartbeat = {"jitter": 0.45, "delay": 0.1, "first_report_delay": 0.5}
+    planner, _ = _hosts(monkeypatch, heartbeat=heartbeat, nova={"report_interval": 1.0}, duration=290, window=5.0)
+    _, _, jit = _heartbeat_stream(heartbeat, 290)._draws(0, 400)
+    sends = [0.5]
+    while sends[-1] + 1.0 + jit[len(sends) - 1] < 285.0:
+        sends.append(sends[-1] + 1.0 + jit[len(sends) - 1])
+    assert sum(275.0 <= s < 280.0 for s in sends) == 7
+    # delay and service time are both q (0.1 quantised): written 2q after each send
+    assert _rows(planner, 285.0) == [(k, s, "written", s + 2 * Q) for k, s in enumerate(sends) if s + 2 * Q < 285.0]
+    _on_the_fast_path(planner)
+
+
+@ENGINES
+@pytest.mark.parametrize("late", [0.0, 0.25])
+def test_an_overrun_answer_on_its_way_at_a_window_start_beats_the_jitter(monkeypatch, fast, late):
+    """Jitter 2: the timer sends report i + 1 at s_i + Δ + j_i (the heartbeat stream's jitter
+    draws).  The first send is placed so that report 5 goes at 90.2; its jitter j_5 is about 1.24.
+    A stall from 90.6 holds it until it is written at 99.7 + ``late``, answered at 100.2 + late,
+    on its way at the window start 100: the call took Δ + late (an overrun, less than Δ + j_5),
+    so the next send is at the answer, not at s_5 + Δ + j_5; then the period again."""
+    _, _, jit = _heartbeat_stream({"jitter": 2}, 400)._draws(0, 20)
+    assert jit[5] > 1.0
+    first = 90.2 - 50.0 - sum(jit[:5])
+    planner, _ = _hosts(monkeypatch, fast=fast, heartbeat={"jitter": 2, "first_report_delay": first})
+    sends = [float(quantize(first))]
+    for i in range(5):
+        sends.append(sends[-1] + 10.0 + jit[i])
+    written = sends[5] + 9.5 + late
+    planner.stalls.append(Window(sends[5] + 0.4, written - Q))
+    planner.invalidate(0.0)
+    sends.append(written + 0.5)
+    while sends[-1] + 10.0 + jit[len(sends) - 1] + 0.5 + Q < 149.0:
+        sends.append(sends[-1] + 10.0 + jit[len(sends) - 1])
+    assert _rows(planner, 149.0) == [*_written(0, sends[:5]), (5, sends[5], "written", written),
+                                     *_written(6, sends[6:])]
+    assert [w.fast for w in planner.windows] == [fast, False, fast]
+
+
+def test_background_jobs_keep_their_workers(monkeypatch):
+    """Two workers, background jobs at 0.1 a second of σ = 15 s each, the host's timer stopped at 1.
+    From the background stream the first six arrive at about 24.7, 57.9, 80.7, 83.7, 84.3 and 87.8,
+    on workers 1, 1, 1, 1, 0, 0.  Worker 1 serves the first three by 95.7 and the fourth from there
+    (to 110.7); worker 0 serves the fifth 84.3 → 99.3 and the sixth from there (to 114.3): four
+    served before 100, six before 150 (the seventh, at about 139.5, ends after 150)."""
+    planner, (host,) = _hosts(monkeypatch, conductor={"workers": 2, "background": {"rate": 0.1, "service_time": 15.0}})
+    host.stop(1.0)
+    planner.plan_until(99.0)
+    bg = planner.background
+    assert bg.wrk[:7].tolist() == [1, 1, 1, 1, 0, 0, 1]
+    assert np.all(np.abs(bg.a[:7] - [24.7, 57.9, 80.7, 83.7, 84.3, 87.8, 139.5]) < 0.05)
+    assert _counts(planner, "bg_served", "bg_expired") == (4, 0)
+    planner.plan_until(149.0)
+    assert _counts(planner, "bg_served", "bg_expired") == (6, 0)
+    _on_the_fast_path(planner)
+
+
+@ENGINES
+@pytest.mark.parametrize("call", [10.0, 10.5])
+def test_a_call_held_up_by_a_background_job_past_the_interval_but_not_past_the_jitter(monkeypatch, fast, call):
+    """Jitter 2 (the heartbeat stream's draws j_i); background jobs at 0.1 a second, the first at
+    a0 ≈ 24.7 (from the background stream), the second after 50.  The host's report 1 is sent at
+    s1 = a0 − 0.25 and arrives 0.25 after that job, whose service time is set so that the call
+    ends (answer) exactly ``call`` after s1: exactly Δ, or Δ + 0.5 < Δ + j_1 (j_1 ≈ 1.74).  The
+    call overran, so the next send is at its answer, not at s1 + Δ + j_1 as guessed: [0, 50) goes
+    to the per-report engine ("answer"); the other calls take 0.5 + q + 0.5."""
+    _, _, jit = _heartbeat_stream({"jitter": 2}, 400)._draws(0, 20)
+    assert jit[1] > 1.0
+    probe, _ = _hosts(monkeypatch, conductor={"background": {"rate": 0.1, "service_time": 1.0}})
+    probe.background.until(100.0)
+    a0, a1 = probe.background.a[:2]
+    assert 20 < a0 < 30 and a1 > 50
+    first = a0 - 0.25 - 10.0 - jit[0]
+    bg = {"rate": 0.1, "service_time": call - 0.75 - Q}
+    planner, _ = _hosts(monkeypatch, fast=fast, heartbeat={"jitter": 2, "first_report_delay": first},
+                        conductor={"background": bg})
+    s0 = float(quantize(first))
+    s1 = s0 + 10.0 + jit[0]
+    s2 = s1 + call
+    s3 = s2 + 10.0 + jit[2]
+    assert _rows(planner, 49.0) == [(0, s0, "written", s0 + 0.5 + Q), (1, s1, "written", s2 - 0.5),
+                                    *_written(2, [s2, s3])]
+    assert planner.stats()["fallbacks"] == ({"answer": 1} if fast else {})
+
+
+@pytest.mark.parametrize("first, window", [(4.9, 5.0), (0.3, 0.25)])
+def test_calls_open_across_the_starts_of_short_windows(monkeypatch, first, window):
+    """One cold host sending every 10 s from ``first``; windows of 5 s or 0.25 s, so a call is
+    open at a window start with its report still on the network (arriving at s + 0.5), served
+    inside the window and answered (s + 1 + q) in it or after it.  Written at s + 0.5 + q, all on
+    the fast path."""
+    f = float(quantize(first))
+    planner, _ = _hosts(monkeypatch, heartbeat={"first_report_delay": first}, window=window)
+    assert _rows(planner, f + 21.0) == _written(0, [f, f + 10.0, f + 20.0])
+    _on_the_fast_path(planner)
