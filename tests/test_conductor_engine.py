@@ -1285,3 +1285,71 @@ def test_calls_open_across_the_starts_of_short_windows(monkeypatch, first, windo
     planner, _ = _hosts(monkeypatch, heartbeat={"first_report_delay": first}, window=window)
     assert _rows(planner, f + 21.0) == _written(0, [f, f + 10.0, f + 20.0])
     _on_the_fast_path(planner)
+
+
+# wave 4 (docs/testing.md, "Open survivors: conductor"): the fast path's guesses and checks
+
+
+def test_liveness_flags_by_the_gaps_between_stamps(monkeypatch):
+    """Three hosts on one worker, σ = q, sends never at one instant: host 0 sends at 5, 15, …;
+    host 1, stopped at 1 and started at 2 with a first delay of 5, at 7, 17, … 77 (stopped at 80);
+    host 2, started at 2 with a first delay of 7, at 9 and 19 (stopped at 20), then from 59 (started
+    at 50 with a first delay of 9).  Each write ends (and is stamped) at s + 0.5 + q.  A window's
+    flags, for a gap T (``flag_gap``): a host is flagged if any two consecutive stamps (its newest
+    before the window, each write in it, the window's end) are more than T apart, or, with no write
+    in the window, if it is up at the start (newest stamp at most T before) and down by the end.
+
+    [50, 100): host 0's gaps are all 10 and its tail 4.5 − q; host 1's gaps are 10, its tail (100 −
+    77.5 − q) 22.5 − q; host 2's first gap is 40 (from 19.5 + q), its tail 0.5 − q.  [100, 150):
+    host 1 has no write, its newest stamp 22.5 − q before the start and 72.5 − q before the end.
+    [150, 200) under a skew of −30 s: every write there is stamped 30 s early, so hosts 0 and 2
+    are flagged whatever their gaps; host 1 stays down."""
+    planner, (h0, h1, h2) = _hosts(monkeypatch, hosts=3)
+    for h in (h1, h2):  # timer changes are given in time order, as the world gives them
+        h.stop(1.0)
+    h1.start(2.0, 5.0)
+    h2.start(2.0, 7.0)
+    h2.stop(20.0)
+    h2.start(50.0, 9.0)
+    h1.stop(80.0)
+    planner.skews[0].append(Window(150.0, 200.0, offset=-30.0))
+    planner.invalidate(0.0)
+    planner.plan_until(199.0)
+    windows = {w.t0: w for w in planner.windows}
+
+    def flags(t0: float, gap: float) -> list[bool]:
+        planner.flag_gap = gap
+        return planner._flags(windows[t0]).tolist()
+
+    assert flags(50.0, 10.0) == [False, True, True]  # gaps of exactly T are not gaps; tails of 22.5 and 40 are
+    assert flags(50.0, 22.5 - Q) == [False, False, True]  # host 1's tail exactly T
+    assert flags(50.0, 30.0) == [False, False, True]  # host 2 by its first gap only
+    assert flags(100.0, 22.5 - Q) == [False, True, False]  # host 1 up exactly at the start, down by the end
+    assert flags(100.0, 72.5 - Q) == [False, False, False]  # host 1 down exactly at the end: not inside
+    assert flags(100.0, 80.0) == [False, False, False]  # host 1 up through the window
+    assert flags(100.0, 10.0) == [False, False, False]  # host 1 already down at the start
+    assert flags(150.0, 60.0) == [True, False, True]  # skewed stamps
+
+
+def test_fifo_order_by_arrival_then_key_beyond_the_packed_int64(monkeypatch):
+    """``_fifo_order`` sorts by arrival, then key (after host keys, background keys in order), then
+    by worker (stable).  One host, so keys from 1 are background jobs.
+
+    * An arrival of n·2⁻²⁰ s with n = ⌊2⁶³ / 3000⌋ and background keys 1 and 2999 (so the packed
+      key would be n·3000 + 2999 = 2⁶³ − 1808 + 2999, past the int64 range): it is the later
+      arrival, so it comes last.
+    * Arrivals 0 and twice 2³⁶ s (2⁵⁶ quanta), keys 1, 3, 2: the packed keys 2⁵⁸ + 3 and 2⁵⁸ + 2
+      differ below a float64's precision but not an int64's, so key 2 comes before key 3.
+    * 40 conductors of 1,000 workers: worker 32,768 (beyond an int16) after worker 1."""
+    planner, _ = _hosts(monkeypatch)
+    n = 2**63 // 3000
+    assert 2**63 - n * 3000 == 1808
+    late = n / 2.0**20
+    order = planner._fifo_order(np.array([late, 0.0]), np.array([2999, 1]), None)
+    assert order.tolist() == [1, 0]
+    order = planner._fifo_order(np.array([0.0, 2.0**36, 2.0**36]), np.array([1, 3, 2]), None)
+    assert order.tolist() == [0, 2, 1]
+    planner, _ = _hosts(monkeypatch, conductor={"count": 40, "workers": 1000})
+    assert planner.S == 40_000
+    order = planner._fifo_order(np.array([0.0, 1.0]), np.array([0, 0]), np.array([32_768, 1]))
+    assert order.tolist() == [1, 0]
