@@ -1353,3 +1353,139 @@ def test_fifo_order_by_arrival_then_key_beyond_the_packed_int64(monkeypatch):
     assert planner.S == 40_000
     order = planner._fifo_order(np.array([0.0, 1.0]), np.array([0, 0]), np.array([32_768, 1]))
     assert order.tolist() == [1, 0]
+
+
+# wave 5 (docs/testing.md, "Open survivors: conductor"): the per-report engine's ties, hiccups and partitions
+
+
+@ENGINES
+def test_a_report_dropped_by_a_hiccup_as_a_timeout_and_the_rest_of_its_window(monkeypatch, fast):
+    """As in ``test_a_report_sent_in_a_calm_window_meets_a_hiccup_after_it`` (windows as long as the
+    time h to the first hiccup), with ``lost_reports = "timeout"``: report 5, sent at h − 0.25,
+    arrives at h + 0.25 inside the hiccup and is dropped there (fate "hiccup", sent at h − 0.25,
+    settled at h + 0.25).  Its call waits out R = 30 and ends at h + 29.75, more than Δ after its
+    start, so report 6 goes at once and is written at h + 30.25 + q (no hiccup then),
+    inside the second window [h, 2h): solving up to h + 31 shows it."""
+    hiccups = {"hiccups": {"rate_per_day": 864, "duration": 5, "fraction": 0.999}}
+    _, (probe,) = _hosts(monkeypatch, heartbeat=hiccups)
+    h = probe.planner.hiccups.windows(400.0)[0][0]
+    assert 60 < h < 70 and not probe.planner.hiccups.covers(np.array([h + 30.25]))[0]
+    planner, (host,) = _hosts(monkeypatch, fast=fast, heartbeat=hiccups, window=h,
+                              conductor={"lost_reports": "timeout"}, nova={"rpc_response_timeout": 30})
+    host.stop(1.0)
+    host.start(2.0, h - 52.25)
+    sends = [h - 50.25 + 10 * n for n in range(5)]
+    assert _rows(planner, h + 31) == [*_written(0, sends), (5, h - 0.25, "hiccup", h + 0.25),
+                                      (6, h + 29.75, "written", h + 30.25 + Q)]
+
+
+@ENGINES
+def test_a_report_whose_hiccup_uniform_equals_the_fraction_gets_through(monkeypatch, fast):
+    """The same hiccup and sends, with the hiccup fraction set to report 5's own uniform u (from
+    the host's stream): a report is dropped when u < fraction, so u = fraction is served, and
+    report 5, arriving at h + 0.25 inside the hiccup, is written at h + 0.25 + q like the rest."""
+    hiccups = {"rate_per_day": 864, "duration": 5, "fraction": 0.999}
+    _, (probe,) = _hosts(monkeypatch, heartbeat={"hiccups": hiccups})
+    h = probe.planner.hiccups.windows(400.0)[0][0]
+    assert 60 < h < 70
+    u = probe.planner.draws.one(0, 5)[3]
+    assert 0.0 < u < 1.0
+    planner, (host,) = _hosts(monkeypatch, fast=fast, heartbeat={"hiccups": {**hiccups, "fraction": u}}, window=h)
+    assert planner.hiccup_fraction == u
+    host.stop(1.0)
+    host.start(2.0, h - 52.25)
+    sends = [h - 50.25 + 10 * n for n in range(7)]
+    assert _rows(planner, h + 15) == _written(0, sends)
+
+
+@ENGINES
+def test_the_first_background_job_dropped_after_a_stall_is_no_hosts_report(monkeypatch, fast):
+    """Background jobs at 10 a second (σ = 0.01) beside one cold host, a stall 0 → 100, R = 60:
+    the first background job arrives before 40, starts at 100 ≥ a + R and is dropped as a
+    background job (``bg_expired``), not as a report of any host.  The host's report 0 (sent at 5,
+    arriving at 5.5) is dropped likewise at 100: the only expired report, and every settled report
+    is host 0's."""
+    bg = {"background": {"rate": 10.0, "service_time": 0.01}}
+    planner, _ = _hosts(monkeypatch, fast=fast, conductor=bg)
+    planner.stalls.append(Window(0.0, 100.0))
+    planner.invalidate(0.0)
+    table = planner.reports(until=149.0)
+    assert planner.background.a[0] < 40
+    assert set(table["host"].tolist()) == {0}
+    assert table[table["fate"] == "expired"]["report"].tolist() == [0]
+    stats = planner.stats()
+    assert stats["expired"] == 1 and stats["bg_expired"] > 0
+
+
+@ENGINES
+def test_an_old_answer_a_quarter_second_after_the_next_call_starts_is_ignored(monkeypatch, fast):
+    """R = Δ = 10, σ = 9.25: the report of s is written at s + 9.75 and answered at s + 10.25, a
+    quarter second after its call timed out at s + 10; the call took Δ, so the next report goes at
+    once, at s + 10, and the old answer, landing while the host waits on that new call, must not end
+    it.  Sends at 5, 15, … , 95, writes at 14.75, 24.75, …; by 100 nine calls have ended, each a
+    timeout and an overrun."""
+    planner, _ = _hosts(monkeypatch, fast=fast, service=9.25, nova={"rpc_response_timeout": 10})
+    assert _rows(planner, 99.0) == [(n, 5.0 + 10 * n, "written", 14.75 + 10 * n) for n in range(9)]
+    assert _counts(planner, "timeouts", "overruns", "sends") == (9, 9, 10)
+
+
+@ENGINES
+def test_a_write_ending_while_its_host_waits_on_a_newer_call_sets_no_answer(monkeypatch, fast):
+    """R = 5, σ = 12, windows of 19 s: the report of 5 is served 5.5 → 17.5; its call times out at
+    10 and the next is sent at 15 (Δ after the first).  The old write ends at 17.5 while the host
+    waits on the call of 15, whose own report waits behind it until 17.5 and is written at 29.5:
+    that call gets no answer and times out at 20, so at the window's end (19) the host waits with
+    no known answer.  Sends at 5, 15, 25, 35, every call timing out: three timeouts by 38."""
+    planner, _ = _hosts(monkeypatch, fast=fast, service=12.0, window=19.0, nova={"rpc_response_timeout": 5})
+    assert _rows(planner, 37.0) == [(0, 5.0, "written", 17.5), (1, 15.0, "written", 29.5)]
+    end = planner.windows[0].end
+    assert (end.mode[0], end.call_k[0], end.reply_at[0]) == (C.WAITING, 1, np.inf)
+    assert _counts(planner, "timeouts", "sends") == (3, 4)
+
+
+@ENGINES
+def test_a_stopped_hosts_state_at_a_window_end_plans_no_send(monkeypatch, fast):
+    """The timer stops at 1 and does not start again: at the end of [0, 50) the host is stopped,
+    with no send planned (next send at infinity)."""
+    planner, (host,) = _hosts(monkeypatch, fast=fast)
+    host.stop(1.0)
+    planner.plan_until(49.0)
+    end = planner.windows[0].end
+    assert (end.mode[0], end.next_send[0]) == (C.STOPPED, np.inf)
+
+
+@ENGINES
+def test_a_report_due_to_start_exactly_at_a_window_end_is_handed_on_waiting(monkeypatch, fast):
+    """A stall 40 → 50 and windows of 50: the report of 45 arrives at 45.5, inside the stall, and
+    could start at 50, the window's end; it is handed on to [50, 100) as waiting (no start), the
+    worker free since the write of 35 ended at 35.6, and written at 50 + q."""
+    planner, (host,) = _hosts(monkeypatch, fast=fast)
+    planner.stalls.append(Window(40.0, 50.0))
+    planner.invalidate(0.0)
+    assert _rows(planner, 99.0) == [*_written(0, [5.0, 15.0, 25.0, 35.0]), (4, 45.0, "written", 50.0 + Q),
+                                    *_written(5, [55.0, 65.0, 75.0, 85.0, 95.0])]
+    end = planner.windows[0].end
+    assert end.jobs["a"].tolist() == [45.5] and np.isnan(end.jobs["start"]).all()
+    assert end.free_at.tolist() == [35.5 + Q]
+
+
+@ENGINES
+def test_a_report_arriving_together_with_a_background_job_is_queued_first(monkeypatch, fast):
+    """Background jobs at 10 a second (σ = 0.01) beside one host on one worker.  The host's timer
+    stops at 1 and starts at 2 so that its first report arrives exactly with background job g: the
+    first job with g ≥ 2 (so that a key H − g would sort before the host's) arriving after 3 at an
+    idle worker (by a FIFO of the background jobs before it, worked here).  At one instant arrivals
+    queue by key, hosts before background jobs, so the report is served at once and written at
+    a_g + q."""
+    bg = {"background": {"rate": 10.0, "service_time": 0.01}}
+    probe, _ = _hosts(monkeypatch, conductor=bg)
+    probe.background.until(50.0)
+    a, sig = probe.background.a, probe.background.sig
+    free = 0.0
+    for g in range(a.size):
+        if g >= 2 and a[g] > 3 and free <= a[g]:
+            break
+        free = max(free, a[g]) + sig[g]
+    first = float(a[g]) - 0.5
+    planner, host = _restarted(monkeypatch, first, fast=fast, conductor=bg)
+    assert _rows(planner, first + 2)[0] == (0, first, "written", a[g] + Q)
