@@ -997,3 +997,112 @@ def test_writes_ordered_by_host_whatever_the_range_of_the_ends():
     assert C._by_host(np.array([0, 1]), np.array([5.0, 1.0]), 2.0**20, np.array([0, 0])).tolist() == [0, 1]
     assert C._by_host(np.array([1, 0]), np.array([-2.0, -3.0]), 2.0**20, np.array([0, 1])).tolist() == [1, 0]
     assert C._by_host(np.array([0, 0]), np.array([2.0**63, 0.0]), 1.0, np.array([0, 1])).tolist() == [1, 0]
+
+
+# wave 5 (docs/testing.md, "Open survivors: conductor"): constructors, the draw bank and small helpers
+def _bare_planner(hosts: int, *, service=None, rng_seed: int = 0) -> C.ConductorPlanner:
+    """A planner built directly, with only its required arguments: Δ = 10, d = 0.5 fixed, no loss,
+    no jitter, no hiccups, one worker, R = 60, cold hosts sending first at 5, a horizon of 400."""
+    draws = C._DrawBank(
+        hosts, delay=lambda rng, n: np.full(n, D), loss=[0.0] * hosts,
+        rngs=[np.random.default_rng(rng_seed + h) for h in range(hosts)], jitter=0.0, hiccup_rngs=None,
+        service=service or Distribution.model_validate(0.1).sample, service_rngs=[None] * hosts, servers=1,
+        dispatch_rngs=[None] * hosts)
+    return C.ConductorPlanner(
+        hosts=hosts, report_interval=DELTA, first_report_delay=5.0, rpc_timeout=R, count=1, workers=1, draws=draws,
+        phases=None, horizon=400.0, stalls=[], hiccups=None, hiccup_fraction=1.0, drop_expired=False,
+        background=None)
+
+
+def test_a_planner_built_without_fast_or_callbacks_solves_on_the_fast_path():
+    """A planner built with only its required arguments takes the fast path (``fast`` defaults to
+    on) and solves and re-solves without a world (no ``on_replan`` or ``on_truncate`` set): one
+    host, so the first window is 512Δ = 5120 s, all calm; a change at 5 re-solves it, again fast."""
+    planner = _bare_planner(1)
+    planner.plan_until(0.0)
+    planner.invalidate(5.0)
+    planner.plan_until(5.0)
+    assert [(w.t0, w.t1, w.fast) for w in planner.windows] == [(0.0, 5120.0, True)]
+    stats = planner.stats()
+    assert (stats["fast_windows"], stats["loop_windows"], stats["fallbacks"]) == (2, 0, {})
+
+
+@pytest.mark.parametrize("hosts, calm, length", [
+    (1, 64, 512), (100, 64, 327), (10000, 64, 4),
+    (100, 0, 40), (100, 3, 40), (100, 4, 81), (100, 7, 81), (100, 8, 163), (100, 12, 327)])
+def test_window_length_is_reports_per_host_times_the_interval_clipped_to_4_and_512(hosts, calm, length):
+    """The next window is ``Δ · clip(reports // H, 4, 512)`` intervals, ``reports`` = 4096 doubled
+    every 4 windows since the last change (``_calm``, set here by hand), at most 32768 (so calm
+    from 12 windows on; a new planner counts as calm).  One host: 32768 → 512 (the cap); 100 hosts:
+    32768 // 100 = 327 (floor division, not 327.68), right after a change 4096 // 100 = 40, 81 once
+    4 windows are solved, 163 once 8 are; 10,000 hosts: 3 → 4 (the floor)."""
+    planner = _bare_planner(hosts)
+    if calm == 64:
+        assert planner.W == length * DELTA
+    planner._calm = calm
+    assert planner._window() == length * DELTA
+
+
+def _sampler_bank(service) -> C._DrawBank:
+    return C._DrawBank(1, delay=lambda rng, n: np.full(n, D), loss=[0.0], rngs=[np.random.default_rng(0)],
+                       jitter=0.0, hiccup_rngs=None, service=service, service_rngs=[np.random.default_rng(1)],
+                       servers=1, dispatch_rngs=[None])
+
+
+class _QuarterSecond:
+    """A service-time sampler that is a bound method of an object with no ``dist`` or ``value``."""
+
+    def draw(self, rng, n):
+        return np.full(n, 0.25)
+
+
+@pytest.mark.parametrize("service", [lambda rng, n: np.full(n, 0.25), _QuarterSecond().draw],
+                         ids=["function", "method"])
+def test_the_draw_bank_takes_any_service_sampler(service):
+    """The bank keeps a fixed service time as a constant only for a ``fixed`` distribution's
+    ``sample``; any other ``(rng, n)`` sampler, a plain function or a method of another object, is
+    drawn from: report 0 has d = 0.5, not lost, no jitter, no hiccup draw, σ = 0.25, worker 0."""
+    bank = _sampler_bank(service)
+    assert bank.one(0, 0) == (D, False, 0.0, 0.0, 0.25, 0)
+    assert bank.one(0, 700) == (D, False, 0.0, 0.0, 0.25, 0)
+
+
+@ENGINES
+def test_a_hiccup_of_fraction_one_fails_every_report_arriving_in_it(world_cls, monkeypatch):
+    """Hiccups of 5 s at 864 a day with the default fraction 1 (no per-report draw): every report
+    arriving in one fails.  Windows as long as the time to the first hiccup, h; one cold host sends
+    every 10 s from h − 60.25, so its report of h − 0.25 arrives at h + 0.25, inside the hiccup: its
+    write fails (fate lost, settled at h + 0.25 + q); the next, arriving at h + 10.25, is written."""
+    from test_conductor_engine import _hosts, _rows, _written
+
+    hiccups = {"rate_per_day": 864, "duration": 5}
+    probe, _ = _hosts(monkeypatch, heartbeat={"hiccups": hiccups})
+    h = probe.hiccups.windows(400.0)[0][0]
+    planner, _ = _hosts(monkeypatch, fast=world_cls is World, heartbeat={"hiccups": hiccups, "first_report_delay": h - 60.25},
+                        window=h)
+    sends = [h - 60.25 + 10 * n for n in range(8)]
+    assert _rows(planner, h + 15) == [*_written(0, sends[:6]), (6, sends[6], "lost", h + 0.25 + Q),
+                                      *_written(7, sends[7:])]
+
+
+@pytest.mark.parametrize("window", [10.0, 20.0])
+def test_flags_read_the_newest_write_before_the_window(monkeypatch, window):
+    """One cold host writing at 5.5 + q, 15.5 + q, … (every 10 s), ``service_down_time`` 15, windows
+    of 10 s (one write each) or 20 s (two).  Only the first window is flagged (no write before it);
+    in each later one every stamp is 10 s after the one before, the first after the previous
+    window's last write, and the window ends under 4.5 s after its last write, all within 15."""
+    _fixed_windows(monkeypatch, window)
+    world = _world(_scenario(nova={"service_down_time": 15}, duration=200))
+    world.planner.plan_until(100.0)
+    flags = [bool(w.flags[0]) for w in world.planner.windows]
+    assert flags == [True] + [False] * (len(flags) - 1) and len(flags) == 100 // window + 1
+
+
+def test_a_report_queued_at_a_window_boundary_blames_the_conductor(monkeypatch):
+    """Two cold hosts, σ = 70, one worker, windows of 20 s: both reports arrive at 5.5; host 0's is
+    served 5.5 → 75.5, host 1's waits behind it.  At 20, exactly a window boundary (the frontier
+    then 40), nothing is settled and host 1's report is still queued: "conductor", not "delay"."""
+    _fixed_windows(monkeypatch, 20.0)
+    world = _world(_scenario(hosts=2, duration=300, service=70))
+    views = [world.streams[h] for h in sorted(world.streams)]
+    assert [v.explain_down(20.0) for v in views] == ["delay", "conductor"] and world.planner.frontier == 40
