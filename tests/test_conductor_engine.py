@@ -1489,3 +1489,15 @@ def test_a_report_arriving_together_with_a_background_job_is_queued_first(monkey
     first = float(a[g]) - 0.5
     planner, host = _restarted(monkeypatch, first, fast=fast, conductor=bg)
     assert _rows(planner, first + 2)[0] == (0, first, "written", a[g] + Q)
+
+
+def test_fifo_order_keeps_two_reports_of_one_host_arriving_together_in_the_order_given(monkeypatch):
+    """Two reports of one host can arrive at one instant (one sent before a restart, one after it,
+    with random delays): they keep the order given, the carried job first, as the per-report engine
+    pops its events (by push order on a tie).  Eight jobs of host 0 arrive at 1 and eight at 0.5,
+    given in that order: the eight of 0.5 come first, each group in the order given (NumPy's
+    default argsort is not stable: on a machine with AVX-512 it reorders such ties)."""
+    planner, _ = _hosts(monkeypatch)
+    a = np.array([1.0] * 8 + [0.5] * 8)
+    order = planner._fifo_order(a, np.zeros(16, dtype=np.int64), None)
+    assert order.tolist() == [*range(8, 16), *range(8)]

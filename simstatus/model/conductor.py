@@ -1131,8 +1131,10 @@ class ConductorPlanner:
     def _fifo_order(self, a: np.ndarray, key: np.ndarray, wrk: np.ndarray | None) -> np.ndarray:
         """Indices ordering jobs by (worker,) arrival, then key (host, or background after hosts).
 
-        Times are multiples of the quantum, so (arrival, key) packs into one int64 and a plain
-        argsort (ten times faster than a lexsort) gives the order; keys are unique per instant.
+        Times are multiples of the quantum, so (arrival, key) packs into one int64 and an argsort
+        (ten times faster than a lexsort) gives the order.  The sort is stable: two reports of one
+        host can arrive together (one sent before a restart, one after, with random delays), and
+        they keep the order given, the carried job first, as the per-report engine pops them.
         """
         if a.size == 0:
             return np.empty(0, dtype=np.int64)
