@@ -809,6 +809,13 @@ def _settled(planner, until: float) -> list[tuple]:
                     t["settled_at"].tolist()))
 
 
+def _waits(planner, until: float) -> list[tuple]:
+    """``(host, report, sent_at, wait_s, settled_at)`` of every report settled before ``until``."""
+    t = planner.reports(until=until)
+    return list(zip(t["host"].tolist(), t["report"].tolist(), t["sent_at"].tolist(), t["wait_s"].tolist(),
+                    t["settled_at"].tolist()))
+
+
 @ENGINES
 def test_an_answer_lost_in_a_partition_exactly_at_the_rpc_timeout_is_a_timeout(monkeypatch, world_cls):
     """R = 4, σ = 3: the report of 5 arrives at 5.5, is written at 8.5 and its answer is due at 9,
@@ -916,6 +923,18 @@ def test_writes_of_one_host_all_ending_together_are_ordered_by_report():
     assert three.tolist() == [1, 2, 0]
 
 
+def _two_valued_delays(monkeypatch, world_cls, *, service: float, first: float, start: float, delay: float):
+    """The planner of two hosts on one worker with delays of 0.5 or 3.5 s (seed 6199), host 0
+    sending from ``first`` and host 1 stopped at 1 and started at ``start`` with a first delay of
+    ``delay``."""
+    mapping = {**_scenario(hosts=2, service=service, heartbeat={
+        "delay": {"dist": "empirical", "values": [0.5, 3.5]}, "first_report_delay": first}), "seed": 6199}
+    planner, (_, host1) = _planned(monkeypatch, world_cls, mapping)
+    host1.stop(1.0)
+    host1.start(start, delay)
+    return planner
+
+
 @ENGINES
 def test_a_carried_answer_and_a_new_one_arriving_together(monkeypatch, world_cls):
     """Two hosts, one worker, σ = 3, windows of 50 s, a two-valued delay (0.5 or 3.5 s each way,
@@ -929,14 +948,7 @@ def test_a_carried_answer_and_a_new_one_arriving_together(monkeypatch, world_cls
     send at once, at 52: written at 55.5) and host 1's after 6.5 (next send at 55.5: written at 59)."""
     draws = [stream(6199, "heartbeats", h).choice([0.5, 3.5], 512)[:6].tolist() for h in (0, 1)]
     assert draws == [[0.5] * 4 + [3.5, 0.5], [0.5] * 6]
-    mapping = {**_scenario(hosts=2, service=3.0, heartbeat={
-        "delay": {"dist": "empirical", "values": [0.5, 3.5]}, "first_report_delay": 2}), "seed": 6199}
-    planner, (host0, host1) = _planned(monkeypatch, world_cls, mapping)
-    host1.stop(1.0)
-    host1.start(1.5, 4.0)
-    t = planner.reports(until=59.5)
-    rows = list(zip(t["host"].tolist(), t["report"].tolist(), t["sent_at"].tolist(), t["wait_s"].tolist(),
-                    t["settled_at"].tolist()))
+    rows = _waits(_two_valued_delays(monkeypatch, world_cls, service=3.0, first=2, start=1.5, delay=4.0), 59.5)
     early = [row for n in range(4) for row in ((0, n, 2.0 + 10 * n, 0.0, 5.5 + 10 * n),
                                                (1, n, 5.5 + 10 * n, 0.0, 9.0 + 10 * n))]
     assert rows == [*early, (0, 4, 42.0, 0.0, 48.5), (1, 4, 45.5, 2.5, 51.5), (0, 5, 52.0, 0.0, 55.5),
@@ -951,14 +963,7 @@ def test_a_report_on_its_way_at_the_window_start_and_a_new_one_arriving_together
     arrives at 51.5, when host 1's report of 51 (0.5 s) does: host 0's queues first (arrivals of one
     instant queue by host), written at 52.5; host 1's waits 1 s and is written at 53.5.  Answers at
     56 and 54: host 0 sends next at 58 (written at 59.5), host 1 at 61."""
-    mapping = {**_scenario(hosts=2, service=1.0, heartbeat={
-        "delay": {"dist": "empirical", "values": [0.5, 3.5]}, "first_report_delay": 8}), "seed": 6199}
-    planner, (host0, host1) = _planned(monkeypatch, world_cls, mapping)
-    host1.stop(1.0)
-    host1.start(2.0, 9.0)
-    t = planner.reports(until=60.0)
-    rows = list(zip(t["host"].tolist(), t["report"].tolist(), t["sent_at"].tolist(), t["wait_s"].tolist(),
-                    t["settled_at"].tolist()))
+    rows = _waits(_two_valued_delays(monkeypatch, world_cls, service=1.0, first=8, start=2.0, delay=9.0), 60.0)
     early = [row for n in range(4) for row in ((0, n, 8.0 + 10 * n, 0.0, 9.5 + 10 * n),
                                                (1, n, 11.0 + 10 * n, 0.0, 12.5 + 10 * n))]
     assert rows == [*early, (0, 4, 48.0, 0.0, 52.5), (1, 4, 51.0, 1.0, 53.5), (0, 5, 58.0, 0.0, 59.5)]
@@ -981,9 +986,7 @@ def test_a_write_in_service_at_the_window_start_and_a_new_one_ending_together(mo
     planner, (host0, host1) = _planned(monkeypatch, world_cls, mapping)
     host1.stop(1.0)
     host1.start(2.0, 8.0)
-    t = planner.reports(until=55.0)
-    rows = list(zip(t["host"].tolist(), t["report"].tolist(), t["sent_at"].tolist(), t["wait_s"].tolist(),
-                    t["settled_at"].tolist()))
+    rows = _waits(planner, 55.0)
     early = [row for n in range(4) for row in ((0, n, 8.0 + 10 * n, 0.0, 9.5 + 10 * n),
                                                (1, n, 10.0 + 10 * n, 0.0, 11.5 + 10 * n))]
     assert rows == [*early, (0, 4, 48.0, 0.0, 51.5), (1, 4, 50.0, 0.0, 51.5)]
