@@ -922,7 +922,7 @@ class ConductorPlanner:
             sends[:, 1:] += s0[rows][:, None]
         valid = sends < t1
         if valid.size and valid[:, -1].any():
-            return self._fallback("sends")  # more sends than planned for (cannot happen; be safe)
+            return self._fallback("sends")  # more sends than planned for (a call waiting at t0, guessed from before t0)
         n_sent = valid.sum(axis=1)
         # -- 3. jobs meeting the workers in this window ------------------------------------------------
         vc, vr = np.nonzero((valid & ~gone).T)  # column-major: send order, nearly
