@@ -297,42 +297,36 @@ def _on_the_fast_path(planner: C.ConductorPlanner) -> None:
     assert (stats["fallbacks"], stats["loop_windows"]) == ({}, 0)
 
 
+def _partitioned_and_folded(monkeypatch, partition: Window, solved: float, fold: float):
+    """One cold host with ``partition``, solved up to ``solved`` and folded at ``fold``."""
+    planner, (host,) = _hosts(monkeypatch)
+    host.partitions.append(partition)
+    host.replan(0.0)
+    planner.plan_until(solved)
+    planner.fold(fold)
+    return planner, host
+
+
 def test_explain_down_adds_the_fates_settled_in_folded_windows_once(monkeypatch):
     """Partition 20 → 400: writes at 5.5 + q and 15.5 + q; the report of 25 is cut at 25.5, the next
     (one per R) of 85 at 85.5.  With [0, 50) folded, its cut is counted after the folded newest write:
     at 60 alone (nothing of the kept windows sent yet), at 90 with the kept window's cut."""
-    planner, (host,) = _hosts(monkeypatch)
-    host.partitions.append(Window(20.0, 400.0))
-    host.replan(0.0)
-    planner.plan_until(60.0)
-    planner.fold(50.0)
+    planner, host = _partitioned_and_folded(monkeypatch, Window(20.0, 400.0), 60.0, 50.0)
     assert planner.windows[0].t0 == 50.0 and host.last_write(90.0) == (15.5 + Q, 15.5 + Q)
     assert [host.explain_down(t) for t in (60.0, 90.0)] == ["partition", "partition"]
     # partition 20 → 80: the report of 85 gets through (written at 85.5 + q).  At 85.2 it is on its
     # way, the folded cut still explains; at 100 the newest write is kept and nothing is wrong
-    planner, (host,) = _hosts(monkeypatch)
-    host.partitions.append(Window(20.0, 80.0))
-    host.replan(0.0)
-    planner.plan_until(60.0)
-    planner.fold(50.0)
+    planner, host = _partitioned_and_folded(monkeypatch, Window(20.0, 80.0), 60.0, 50.0)
     assert [host.explain_down(t) for t in (85.2, 100.0)] == ["partition", "delay"]
     assert host.last_write(100.0) == (95.5 + Q, 95.5 + Q)
     # partition 100 → 400: the newest write (95.5 + q) is folded with nothing after it; the report
     # of 105 is cut at 105.5 in a kept window.  Asking at 110 must not change the answer at 102
-    planner, (host,) = _hosts(monkeypatch)
-    host.partitions.append(Window(100.0, 400.0))
-    host.replan(0.0)
-    planner.plan_until(110.0)
-    planner.fold(100.0)
+    planner, host = _partitioned_and_folded(monkeypatch, Window(100.0, 400.0), 110.0, 100.0)
     assert planner.windows[0].t0 == 100.0 and host.last_write(102.0) == (95.5 + Q, 95.5 + Q)
     assert [host.explain_down(t) for t in (110.0, 102.0, 110.0)] == ["partition", "delay", "partition"]
     # partition 50 → 400: the only cut before 110 (the report of 55, at 55.5) is in [50, 100), a
     # window without a write; folded with [0, 50), it still explains at 110
-    planner, (host,) = _hosts(monkeypatch)
-    host.partitions.append(Window(50.0, 400.0))
-    host.replan(0.0)
-    planner.plan_until(110.0)
-    planner.fold(100.0)
+    planner, host = _partitioned_and_folded(monkeypatch, Window(50.0, 400.0), 110.0, 100.0)
     assert planner.windows[0].t0 == 100.0 and host.last_write(110.0) == (45.5 + Q, 45.5 + Q)
     assert host.explain_down(110.0) == "partition"
 
