@@ -32,6 +32,7 @@ from simstatus.model.world import World
 from simstatus.scenario import Distribution, load_scenario
 
 from helpers import fault
+from test_conductor_engine import _hosts, _rows, _written
 
 DELTA, R, D = 10.0, 60.0, 0.5
 Q = float(quantize(0.1))  # σ = 0.1 s as the model holds it
@@ -801,14 +802,6 @@ def _planned(monkeypatch, world_cls: type[World], mapping: dict, window: float =
     return world.planner, [world.streams[h] for h in sorted(world.streams)]
 
 
-def _settled(planner, until: float) -> list[tuple]:
-    """``(report, sent_at, fate, settled_at)`` of host 0's reports settled before ``until``."""
-    t = planner.reports(until=until)
-    t = t[t["host"] == 0]
-    return list(zip(t["report"].tolist(), t["sent_at"].tolist(), t["fate"].astype(str).tolist(),
-                    t["settled_at"].tolist()))
-
-
 def _waits(planner, until: float) -> list[tuple]:
     """``(host, report, sent_at, wait_s, settled_at)`` of every report settled before ``until``."""
     t = planner.reports(until=until)
@@ -825,7 +818,7 @@ def test_an_answer_lost_in_a_partition_exactly_at_the_rpc_timeout_is_a_timeout(m
     planner, (host,) = _planned(monkeypatch, world_cls, _scenario(service=3.0, nova={"rpc_response_timeout": 4}))
     host.partitions.append(C.Window(8.75, 9.5))
     host.replan(0.0)
-    assert _settled(planner, 40.0) == [(k, s, "written", s + 3.5) for k, s in enumerate([5.0, 15.0, 25.0, 35.0])]
+    assert _rows(planner, 40.0) == [(k, s, "written", s + 3.5) for k, s in enumerate([5.0, 15.0, 25.0, 35.0])]
     planner.plan_until(49.0)  # one window, [0, 50): sends 5 … 45
     stats = planner.stats()
     assert (stats["sends"], stats["written"], stats["timeouts"]) == (5, 5, 1)
@@ -850,7 +843,7 @@ def test_an_answer_due_exactly_at_a_window_end_after_a_partition_ended_early(mon
     partition.end = 50.0
     host.replan(50.0)
     sends = [8.5 + 10 * n for n in range(9)]  # and 98.5, written at 99.5
-    assert _settled(planner, 99.0) == [(k, s, "written", s + 1.0) for k, s in enumerate(sends)]
+    assert _rows(planner, 99.0) == [(k, s, "written", s + 1.0) for k, s in enumerate(sends)]
     stats = planner.stats()
     assert (stats["sends"], stats["timeouts"]) == (10, 0)
 
@@ -869,7 +862,7 @@ def test_an_answer_due_after_a_window_end_after_a_partition_ended_early(monkeypa
     partition.end = 50.1
     host.replan(50.1)
     sends = [8.75 + 10 * n for n in range(9)]
-    assert _settled(planner, 99.0) == [(k, s, "written", s + 1.0) for k, s in enumerate(sends)]
+    assert _rows(planner, 99.0) == [(k, s, "written", s + 1.0) for k, s in enumerate(sends)]
     stats = planner.stats()
     assert (stats["sends"], stats["timeouts"]) == (10, 0)
 
@@ -1076,8 +1069,6 @@ def test_a_hiccup_of_fraction_one_fails_every_report_arriving_in_it(world_cls, m
     arriving in one fails.  Windows as long as the time to the first hiccup, h; one cold host sends
     every 10 s from h − 60.25, so its report of h − 0.25 arrives at h + 0.25, inside the hiccup: its
     write fails (fate lost, settled at h + 0.25 + q); the next, arriving at h + 10.25, is written."""
-    from test_conductor_engine import _hosts, _rows, _written
-
     hiccups = {"rate_per_day": 864, "duration": 5}
     probe, _ = _hosts(monkeypatch, heartbeat={"hiccups": hiccups})
     h = probe.hiccups.windows(400.0)[0][0]
